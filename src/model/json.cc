@@ -1,0 +1,169 @@
+#include "model/json.h"
+
+#include <simdjson.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include "core/time_format.h"
+#include "model/kind.h"
+
+namespace shoal::model {
+
+struct JsonParser::Impl {
+  simdjson::dom::parser parser;
+  simdjson::padded_string buffer;
+};
+
+namespace {
+
+Result<Value> convert(simdjson::dom::element element, std::size_t depth, std::size_t max_depth) {
+  if (depth > max_depth) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "JSON nests deeper than " + std::to_string(max_depth) + " levels");
+  }
+  switch (element.type()) {
+    case simdjson::dom::element_type::NULL_VALUE: return Value();
+    case simdjson::dom::element_type::BOOL: return Value(bool(element.get_bool().value()));
+    case simdjson::dom::element_type::INT64:
+      return Value(static_cast<std::int64_t>(element.get_int64().value()));
+    case simdjson::dom::element_type::UINT64:
+      return Value(static_cast<double>(element.get_uint64().value()));
+    case simdjson::dom::element_type::DOUBLE: return Value(element.get_double().value());
+    case simdjson::dom::element_type::STRING:
+      return Value(std::string(element.get_string().value()));
+    case simdjson::dom::element_type::ARRAY: {
+      ValueList list;
+      for (simdjson::dom::element child : element.get_array().value()) {
+        SHOAL_ASSIGN_OR_RETURN(Value v, convert(child, depth + 1, max_depth));
+        list.push_back(std::move(v));
+      }
+      return Value(std::move(list));
+    }
+    case simdjson::dom::element_type::OBJECT: {
+      ValueMap map;
+      for (auto field : element.get_object().value()) {
+        SHOAL_ASSIGN_OR_RETURN(Value v, convert(field.value, depth + 1, max_depth));
+        map.emplace_back(std::string(field.key), std::move(v));
+      }
+      normalize_map(map);
+      return Value(std::move(map));
+    }
+  }
+  return make_error(ErrorCode::kInvalidArgument, "unsupported JSON value");
+}
+
+}  // namespace
+
+JsonParser::JsonParser(JsonLimits limits) : impl_(std::make_unique<Impl>()), limits_(limits) {
+  // simdjson's own depth limit stops pathological nesting before our conversion recurses.
+  if (impl_->parser.allocate(limits_.max_bytes, limits_.max_depth + 1) != simdjson::SUCCESS) {
+    throw std::bad_alloc();  // out of memory at construction: nothing sensible to continue with
+  }
+}
+
+JsonParser::~JsonParser() = default;
+
+Result<Value> JsonParser::parse(std::string_view text) {
+  if (text.size() > limits_.max_bytes) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "JSON document of " + std::to_string(text.size()) + " bytes exceeds the " +
+                          std::to_string(limits_.max_bytes) + "-byte limit");
+  }
+  auto result = impl_->parser.parse(text.data(), text.size(), true);
+  if (result.error()) {
+    if (result.error() == simdjson::DEPTH_ERROR) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "JSON nests deeper than " + std::to_string(limits_.max_depth) + " levels");
+    }
+    return make_error(ErrorCode::kInvalidArgument,
+                      std::string("malformed JSON: ") + simdjson::error_message(result.error()));
+  }
+  return convert(result.value(), 0, limits_.max_depth);
+}
+
+void write_json_string(std::string_view text, std::string& out) {
+  out.push_back('"');
+  for (unsigned char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+void write_json(const Value& value, std::string& out) {
+  switch (value.type()) {
+    case ValueType::kNull: out += "null"; return;
+    case ValueType::kBool: out += value.as_bool() ? "true" : "false"; return;
+    case ValueType::kInt: out += std::to_string(value.as_int()); return;
+    case ValueType::kNumber:
+      if (!std::isfinite(value.as_number())) {
+        out += "null";
+      } else {
+        std::string text = number_text(value);
+        out += text;
+        if (text.find_first_of(".eE") == std::string::npos) out += ".0";
+      }
+      return;
+    case ValueType::kString: write_json_string(value.as_string(), out); return;
+    case ValueType::kDate: write_json_string(format_iso8601_ms(value.as_date()), out); return;
+    case ValueType::kList: {
+      out.push_back('[');
+      bool first = true;
+      for (const Value& v : value.as_list()) {
+        if (!first) out.push_back(',');
+        first = false;
+        write_json(v, out);
+      }
+      out.push_back(']');
+      return;
+    }
+    case ValueType::kTimes: {
+      out.push_back('[');
+      bool first = true;
+      for (TimestampMs t : value.as_times()) {
+        if (!first) out.push_back(',');
+        first = false;
+        write_json_string(format_iso8601_ms(t), out);
+      }
+      out.push_back(']');
+      return;
+    }
+    case ValueType::kMap: {
+      out.push_back('{');
+      bool first = true;
+      for (const auto& [key, v] : value.as_map()) {
+        if (!first) out.push_back(',');
+        first = false;
+        write_json_string(key, out);
+        out.push_back(':');
+        write_json(v, out);
+      }
+      out.push_back('}');
+      return;
+    }
+  }
+}
+
+std::string to_json(const Value& value) {
+  std::string out;
+  write_json(value, out);
+  return out;
+}
+
+}  // namespace shoal::model

@@ -1,0 +1,81 @@
+#pragma once
+// Profile: one user, stitched from the events of all its identities. Owned by the engine's
+// partition; not thread-safe.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "model/field_source.h"
+#include "model/ids.h"
+#include "model/kind.h"
+#include "model/value.h"
+
+namespace shoal::model {
+
+// A stored field value with what merges need: the event time and processing sequence of the
+// value (latest/oldest compare (ts, seq)), and its merge op.
+struct FieldValue {
+  Value value;
+  TimestampMs ts = 0;
+  std::uint64_t seq = 0;
+  MergeOp merge = MergeOp::kLatest;
+  friend bool operator==(const FieldValue&, const FieldValue&) = default;
+};
+
+struct Identity {
+  std::string field;
+  Value values = ValueList{};  // a list of strings, insertion order, unique
+  friend bool operator==(const Identity&, const Identity&) = default;
+};
+
+struct Membership {
+  SegmentOrdinal segment;
+  TimestampMs entered_ms = 0;
+  friend bool operator==(const Membership&, const Membership&) = default;
+};
+
+struct Profile {
+  ProfileId id;
+  TimestampMs created_ms = 0;
+  TimestampMs modified_ms = 0;
+  std::vector<Identity> identities;                        // sorted by field
+  std::vector<std::pair<std::string, FieldValue>> fields;  // sorted by name
+  std::vector<Membership> memberships;                     // sorted by segment ordinal
+  std::uint64_t change_counter = 0;  // bumped on every change; part of trigger ids
+  TimestampMs next_timer = kNoTime;  // the pending time-driven re-evaluation, if any
+
+  const FieldValue* field(std::string_view name) const;
+  FieldValue* mutable_field(std::string_view name);
+  // Inserts an empty entry when absent.
+  FieldValue& field_slot(std::string_view name);
+  bool erase_field(std::string_view name);
+
+  const Identity* identity(std::string_view field) const;
+  Identity& identity_slot(std::string_view field);
+  // Adds a value; false when it was already there.
+  bool add_identity(std::string_view field, std::string_view value);
+
+  const Membership* membership(SegmentOrdinal segment) const;
+  void set_membership(SegmentOrdinal segment, TimestampMs entered_ms);
+  bool erase_membership(SegmentOrdinal segment);
+
+  friend bool operator==(const Profile&, const Profile&) = default;
+};
+
+// Reads a profile's fields, then its identities (as lists of strings), then `_created` and
+// `_modified` (dates). "a.b" reads key b of map field a.
+class ProfileFieldSource final : public FieldSource {
+ public:
+  explicit ProfileFieldSource(const Profile& profile);
+  const Value* find(std::string_view path) const override;
+
+ private:
+  const Profile& profile_;
+  Value created_;
+  Value modified_;
+};
+
+}  // namespace shoal::model

@@ -1,0 +1,85 @@
+#include "model/value.h"
+
+#include <algorithm>
+
+namespace shoal::model {
+
+std::string_view value_type_name(ValueType type) {
+  switch (type) {
+    case ValueType::kNull: return "null";
+    case ValueType::kBool: return "bool";
+    case ValueType::kInt: return "int";
+    case ValueType::kNumber: return "number";
+    case ValueType::kString: return "string";
+    case ValueType::kDate: return "date";
+    case ValueType::kList: return "list";
+    case ValueType::kTimes: return "[]time";
+    case ValueType::kMap: return "map";
+  }
+  return "unknown";
+}
+
+namespace {
+auto key_less = [](const std::pair<std::string, Value>& entry, std::string_view key) {
+  return entry.first < key;
+};
+}  // namespace
+
+const Value* Value::find(std::string_view key) const {
+  if (!is_map()) return nullptr;
+  const ValueMap& map = as_map();
+  auto it = std::lower_bound(map.begin(), map.end(), key, key_less);
+  if (it == map.end() || it->first != key) return nullptr;
+  return &it->second;
+}
+
+Value& Value::set(std::string key, Value value) {
+  ValueMap& map = as_map();
+  auto it = std::lower_bound(map.begin(), map.end(), std::string_view(key), key_less);
+  if (it != map.end() && it->first == key) {
+    it->second = std::move(value);
+    return it->second;
+  }
+  return map.emplace(it, std::move(key), std::move(value))->second;
+}
+
+bool Value::is_empty() const {
+  switch (type()) {
+    case ValueType::kNull: return true;
+    case ValueType::kString: return as_string().empty();
+    case ValueType::kList: return as_list().empty();
+    case ValueType::kTimes: return as_times().empty();
+    case ValueType::kMap: return as_map().empty();
+    default: return false;
+  }
+}
+
+const Value* lookup_path(const Value& map, std::string_view path) {
+  if (const Value* exact = map.find(path)) return exact;
+  size_t dot = path.find('.');
+  while (dot != std::string_view::npos) {
+    if (const Value* head = map.find(path.substr(0, dot)); head && head->is_map()) {
+      if (const Value* rest = lookup_path(*head, path.substr(dot + 1))) return rest;
+    }
+    dot = path.find('.', dot + 1);
+  }
+  return nullptr;
+}
+
+void normalize_map(ValueMap& map) {
+  std::stable_sort(map.begin(), map.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  // Keep the last of equal keys (later JSON members win, as in most parsers).
+  ValueMap out;
+  out.reserve(map.size());
+  for (auto& entry : map) {
+    if (!out.empty() && out.back().first == entry.first) {
+      out.back().second = std::move(entry.second);
+    } else {
+      out.push_back(std::move(entry));
+    }
+  }
+  map = std::move(out);
+}
+
+}  // namespace shoal::model
