@@ -85,6 +85,25 @@ bool Profile::erase_membership(SegmentOrdinal segment) {
   return true;
 }
 
+TimestampMs Profile::next_timer() const {
+  TimestampMs next = kNoTime;
+  for (const SegmentTimer& t : timers) next = std::min(next, t.due);
+  return next;
+}
+
+void Profile::set_timer(SegmentOrdinal segment, TimestampMs due) {
+  auto it = std::lower_bound(timers.begin(), timers.end(), segment,
+                             [](const SegmentTimer& t, SegmentOrdinal key) { return t.segment < key; });
+  bool present = it != timers.end() && it->segment == segment;
+  if (due == kNoTime) {
+    if (present) timers.erase(it);
+  } else if (present) {
+    it->due = due;
+  } else {
+    timers.insert(it, SegmentTimer{segment, due});
+  }
+}
+
 ProfileFieldSource::ProfileFieldSource(const Profile& profile)
     : profile_(profile), created_(Date{profile.created_ms}), modified_(Date{profile.modified_ms}) {}
 

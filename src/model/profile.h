@@ -37,6 +37,13 @@ struct Membership {
   friend bool operator==(const Membership&, const Membership&) = default;
 };
 
+// A pending time-driven re-evaluation of one segment for one profile.
+struct SegmentTimer {
+  SegmentOrdinal segment;
+  TimestampMs due = kNoTime;
+  friend bool operator==(const SegmentTimer&, const SegmentTimer&) = default;
+};
+
 struct Profile {
   ProfileId id;
   TimestampMs created_ms = 0;
@@ -45,7 +52,12 @@ struct Profile {
   std::vector<std::pair<std::string, FieldValue>> fields;  // sorted by name
   std::vector<Membership> memberships;                     // sorted by segment ordinal
   std::uint64_t change_counter = 0;  // bumped on every change; part of trigger ids
-  TimestampMs next_timer = kNoTime;  // the pending time-driven re-evaluation, if any
+  std::vector<SegmentTimer> timers;  // sorted by segment ordinal; one per time-dependent segment
+                                     // whose answer will change by time alone
+
+  // The earliest timer due, or kNoTime.
+  TimestampMs next_timer() const;
+  void set_timer(SegmentOrdinal segment, TimestampMs due);  // kNoTime removes it
 
   const FieldValue* field(std::string_view name) const;
   FieldValue* mutable_field(std::string_view name);

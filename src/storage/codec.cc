@@ -1,0 +1,355 @@
+#include "storage/codec.h"
+
+#include <cstring>
+
+namespace shoal::storage {
+namespace {
+
+constexpr std::uint8_t kProfileFormat = 1;
+
+void put_varint(std::string& out, std::uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+std::uint64_t zigzag(std::int64_t v) {
+  return (static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63);
+}
+std::int64_t unzigzag(std::uint64_t v) {
+  return static_cast<std::int64_t>(v >> 1) ^ -static_cast<std::int64_t>(v & 1);
+}
+
+void put_string(std::string& out, std::string_view s) {
+  put_varint(out, s.size());
+  out.append(s);
+}
+
+Error corrupt(std::string_view what) {
+  return make_error(ErrorCode::kCorruption, "stored record is corrupt: " + std::string(what));
+}
+
+Result<std::uint64_t> get_varint(std::string_view& in) {
+  std::uint64_t v = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (in.empty()) return corrupt("truncated varint");
+    auto byte = static_cast<std::uint8_t>(in.front());
+    in.remove_prefix(1);
+    v |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
+    if (!(byte & 0x80)) return v;
+  }
+  return corrupt("varint too long");
+}
+
+Result<std::int64_t> get_svarint(std::string_view& in) {
+  SHOAL_ASSIGN_OR_RETURN(std::uint64_t v, get_varint(in));
+  return unzigzag(v);
+}
+
+Result<std::string> get_string(std::string_view& in) {
+  SHOAL_ASSIGN_OR_RETURN(std::uint64_t n, get_varint(in));
+  if (n > in.size()) return corrupt("truncated string");
+  std::string s(in.substr(0, n));
+  in.remove_prefix(n);
+  return s;
+}
+
+void put_i64_biased_be(std::string& out, std::int64_t v) {
+  append_u64_be(out, static_cast<std::uint64_t>(v) ^ (1ull << 63));
+}
+
+std::string partitioned(RecordType type, PartitionId partition) {
+  std::string key;
+  key.push_back(static_cast<char>(type));
+  key.push_back(static_cast<char>(partition >> 8));
+  key.push_back(static_cast<char>(partition & 0xff));
+  return key;
+}
+
+}  // namespace
+
+void append_u64_be(std::string& out, std::uint64_t v) {
+  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((v >> (i * 8)) & 0xff));
+}
+
+std::uint64_t read_u64_be(std::string_view in) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<std::uint8_t>(in[i]);
+  return v;
+}
+
+std::string meta_key(std::string_view name) {
+  std::string key(1, static_cast<char>(RecordType::kMeta));
+  key.append(name);
+  return key;
+}
+
+std::string segment_key(model::SegmentOrdinal ordinal) {
+  std::string key(1, static_cast<char>(RecordType::kSegment));
+  for (int i = 3; i >= 0; --i) key.push_back(static_cast<char>((ordinal.value >> (i * 8)) & 0xff));
+  return key;
+}
+
+std::string mapping_key(std::string_view stream) {
+  std::string key(1, static_cast<char>(RecordType::kMapping));
+  key.append(stream);
+  return key;
+}
+
+std::string profile_prefix(PartitionId partition) {
+  return partitioned(RecordType::kProfile, partition);
+}
+
+std::string profile_key(PartitionId partition, model::ProfileId id) {
+  std::string key = profile_prefix(partition);
+  append_u64_be(key, id.value);
+  return key;
+}
+
+std::string identity_key(PartitionId partition, std::string_view field, std::string_view value) {
+  std::string key = partitioned(RecordType::kIdentity, partition);
+  key.append(field);
+  key.push_back('\0');
+  key.append(value);
+  return key;
+}
+
+std::string timer_prefix(PartitionId partition) { return partitioned(RecordType::kTimer, partition); }
+
+std::string timer_key(PartitionId partition, TimestampMs due, model::ProfileId id) {
+  std::string key = timer_prefix(partition);
+  put_i64_biased_be(key, due);
+  append_u64_be(key, id.value);
+  return key;
+}
+
+bool parse_timer_key(std::string_view key, TimestampMs& due, model::ProfileId& id) {
+  if (key.size() != 3 + 16 || key[0] != static_cast<char>(RecordType::kTimer)) return false;
+  due = static_cast<TimestampMs>(read_u64_be(key.substr(3)) ^ (1ull << 63));
+  id.value = read_u64_be(key.substr(11));
+  return true;
+}
+
+std::string outbox_key(std::uint64_t sequence) {
+  std::string key(1, static_cast<char>(RecordType::kOutbox));
+  append_u64_be(key, sequence);
+  return key;
+}
+
+std::string position_key(std::string_view source) {
+  std::string key(1, static_cast<char>(RecordType::kPosition));
+  key.append(source);
+  return key;
+}
+
+void encode_value(const model::Value& value, std::string& out) {
+  using model::ValueType;
+  out.push_back(static_cast<char>(value.type()));
+  switch (value.type()) {
+    case ValueType::kNull: break;
+    case ValueType::kBool: out.push_back(value.as_bool() ? 1 : 0); break;
+    case ValueType::kInt: put_varint(out, zigzag(value.as_int())); break;
+    case ValueType::kNumber: {
+      double d = value.as_number();
+      std::uint64_t bits;
+      std::memcpy(&bits, &d, sizeof bits);
+      append_u64_be(out, bits);
+      break;
+    }
+    case ValueType::kString: put_string(out, value.as_string()); break;
+    case ValueType::kDate: put_varint(out, zigzag(value.as_date())); break;
+    case ValueType::kList:
+      put_varint(out, value.as_list().size());
+      for (const model::Value& v : value.as_list()) encode_value(v, out);
+      break;
+    case ValueType::kTimes: {
+      // Newest first: store the first absolutely, then non-negative gaps.
+      const model::TimeSeries& times = value.as_times();
+      put_varint(out, times.size());
+      TimestampMs prev = 0;
+      for (std::size_t i = 0; i < times.size(); ++i) {
+        put_varint(out, zigzag(i == 0 ? times[i] : prev - times[i]));
+        prev = times[i];
+      }
+      break;
+    }
+    case ValueType::kMap:
+      put_varint(out, value.as_map().size());
+      for (const auto& [k, v] : value.as_map()) {
+        put_string(out, k);
+        encode_value(v, out);
+      }
+      break;
+  }
+}
+
+Result<model::Value> decode_value(std::string_view& in) {
+  using model::ValueType;
+  if (in.empty()) return corrupt("truncated value");
+  auto type = static_cast<std::uint8_t>(in.front());
+  in.remove_prefix(1);
+  switch (static_cast<ValueType>(type)) {
+    case ValueType::kNull: return model::Value();
+    case ValueType::kBool: {
+      if (in.empty()) return corrupt("truncated bool");
+      bool b = in.front() != 0;
+      in.remove_prefix(1);
+      return model::Value(b);
+    }
+    case ValueType::kInt: {
+      SHOAL_ASSIGN_OR_RETURN(std::int64_t v, get_svarint(in));
+      return model::Value(v);
+    }
+    case ValueType::kNumber: {
+      if (in.size() < 8) return corrupt("truncated number");
+      std::uint64_t bits = read_u64_be(in);
+      in.remove_prefix(8);
+      double d;
+      std::memcpy(&d, &bits, sizeof d);
+      return model::Value(d);
+    }
+    case ValueType::kString: {
+      SHOAL_ASSIGN_OR_RETURN(std::string s, get_string(in));
+      return model::Value(std::move(s));
+    }
+    case ValueType::kDate: {
+      SHOAL_ASSIGN_OR_RETURN(std::int64_t v, get_svarint(in));
+      return model::Value(model::Date{v});
+    }
+    case ValueType::kList: {
+      SHOAL_ASSIGN_OR_RETURN(std::uint64_t n, get_varint(in));
+      if (n > in.size()) return corrupt("list length");
+      model::ValueList list;
+      list.reserve(n);
+      for (std::uint64_t i = 0; i < n; ++i) {
+        SHOAL_ASSIGN_OR_RETURN(model::Value v, decode_value(in));
+        list.push_back(std::move(v));
+      }
+      return model::Value(std::move(list));
+    }
+    case ValueType::kTimes: {
+      SHOAL_ASSIGN_OR_RETURN(std::uint64_t n, get_varint(in));
+      if (n > in.size()) return corrupt("series length");
+      model::TimeSeries times;
+      times.reserve(n);
+      TimestampMs prev = 0;
+      for (std::uint64_t i = 0; i < n; ++i) {
+        SHOAL_ASSIGN_OR_RETURN(std::int64_t v, get_svarint(in));
+        prev = i == 0 ? v : prev - v;
+        times.push_back(prev);
+      }
+      return model::Value(std::move(times));
+    }
+    case ValueType::kMap: {
+      SHOAL_ASSIGN_OR_RETURN(std::uint64_t n, get_varint(in));
+      if (n > in.size()) return corrupt("map length");
+      model::ValueMap map;
+      map.reserve(n);
+      for (std::uint64_t i = 0; i < n; ++i) {
+        SHOAL_ASSIGN_OR_RETURN(std::string k, get_string(in));
+        SHOAL_ASSIGN_OR_RETURN(model::Value v, decode_value(in));
+        map.emplace_back(std::move(k), std::move(v));
+      }
+      return model::Value(std::move(map));
+    }
+  }
+  return corrupt("unknown value type " + std::to_string(type));
+}
+
+void encode_profile(const model::Profile& p, std::string& out) {
+  out.push_back(static_cast<char>(kProfileFormat));
+  put_varint(out, p.id.value);
+  put_varint(out, zigzag(p.created_ms));
+  put_varint(out, zigzag(p.modified_ms - p.created_ms));
+  put_varint(out, p.change_counter);
+  put_varint(out, p.identities.size());
+  for (const model::Identity& id : p.identities) {
+    put_string(out, id.field);
+    put_varint(out, id.values.as_list().size());
+    for (const model::Value& v : id.values.as_list()) put_string(out, v.as_string());
+  }
+  put_varint(out, p.fields.size());
+  for (const auto& [name, f] : p.fields) {
+    put_string(out, name);
+    out.push_back(static_cast<char>(f.merge));
+    put_varint(out, zigzag(f.ts));
+    put_varint(out, f.seq);
+    encode_value(f.value, out);
+  }
+  put_varint(out, p.memberships.size());
+  for (const model::Membership& m : p.memberships) {
+    put_varint(out, m.segment.value);
+    put_varint(out, zigzag(m.entered_ms));
+  }
+  put_varint(out, p.timers.size());
+  for (const model::SegmentTimer& t : p.timers) {
+    put_varint(out, t.segment.value);
+    put_varint(out, zigzag(t.due));
+  }
+}
+
+Result<model::Profile> decode_profile(std::string_view in) {
+  if (in.empty() || static_cast<std::uint8_t>(in.front()) != kProfileFormat) {
+    return corrupt("unknown profile format");
+  }
+  in.remove_prefix(1);
+  model::Profile p;
+  SHOAL_ASSIGN_OR_RETURN(p.id.value, get_varint(in));
+  SHOAL_ASSIGN_OR_RETURN(p.created_ms, get_svarint(in));
+  SHOAL_ASSIGN_OR_RETURN(std::int64_t modified_delta, get_svarint(in));
+  p.modified_ms = p.created_ms + modified_delta;
+  SHOAL_ASSIGN_OR_RETURN(p.change_counter, get_varint(in));
+  SHOAL_ASSIGN_OR_RETURN(std::uint64_t n_ids, get_varint(in));
+  if (n_ids > in.size()) return corrupt("identity count");
+  for (std::uint64_t i = 0; i < n_ids; ++i) {
+    model::Identity id;
+    SHOAL_ASSIGN_OR_RETURN(id.field, get_string(in));
+    SHOAL_ASSIGN_OR_RETURN(std::uint64_t n, get_varint(in));
+    if (n > in.size()) return corrupt("identity values");
+    for (std::uint64_t j = 0; j < n; ++j) {
+      SHOAL_ASSIGN_OR_RETURN(std::string v, get_string(in));
+      id.values.as_list().emplace_back(std::move(v));
+    }
+    p.identities.push_back(std::move(id));
+  }
+  SHOAL_ASSIGN_OR_RETURN(std::uint64_t n_fields, get_varint(in));
+  if (n_fields > in.size()) return corrupt("field count");
+  p.fields.reserve(n_fields);
+  for (std::uint64_t i = 0; i < n_fields; ++i) {
+    SHOAL_ASSIGN_OR_RETURN(std::string name, get_string(in));
+    if (in.empty()) return corrupt("truncated field");
+    model::FieldValue f;
+    auto merge = static_cast<std::uint8_t>(in.front());
+    if (merge > static_cast<std::uint8_t>(model::MergeOp::kAppend)) return corrupt("merge op");
+    f.merge = static_cast<model::MergeOp>(merge);
+    in.remove_prefix(1);
+    SHOAL_ASSIGN_OR_RETURN(f.ts, get_svarint(in));
+    SHOAL_ASSIGN_OR_RETURN(f.seq, get_varint(in));
+    SHOAL_ASSIGN_OR_RETURN(f.value, decode_value(in));
+    p.fields.emplace_back(std::move(name), std::move(f));
+  }
+  SHOAL_ASSIGN_OR_RETURN(std::uint64_t n_members, get_varint(in));
+  if (n_members > in.size()) return corrupt("membership count");
+  for (std::uint64_t i = 0; i < n_members; ++i) {
+    model::Membership m;
+    SHOAL_ASSIGN_OR_RETURN(std::uint64_t ordinal, get_varint(in));
+    m.segment.value = static_cast<std::uint32_t>(ordinal);
+    SHOAL_ASSIGN_OR_RETURN(m.entered_ms, get_svarint(in));
+    p.memberships.push_back(m);
+  }
+  SHOAL_ASSIGN_OR_RETURN(std::uint64_t n_timers, get_varint(in));
+  if (n_timers > in.size()) return corrupt("timer count");
+  for (std::uint64_t i = 0; i < n_timers; ++i) {
+    model::SegmentTimer t;
+    SHOAL_ASSIGN_OR_RETURN(std::uint64_t ordinal, get_varint(in));
+    t.segment.value = static_cast<std::uint32_t>(ordinal);
+    SHOAL_ASSIGN_OR_RETURN(t.due, get_svarint(in));
+    p.timers.push_back(t);
+  }
+  if (!in.empty()) return corrupt("trailing bytes after profile");
+  return p;
+}
+
+}  // namespace shoal::storage

@@ -1,0 +1,49 @@
+#pragma once
+// Compact binary encodings of stored records (varints, no field names repeated per value) and
+// the key layout. Decoding never trusts its input: corrupt bytes give kCorruption, not a crash.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+#include "model/profile.h"
+
+namespace shoal::storage {
+
+using PartitionId = std::uint16_t;
+
+// Record types: the first byte of every key.
+enum class RecordType : char {
+  kMeta = 'M',      // M<name>                          -> engine counters
+  kSegment = 'S',   // S<ordinal u32 BE>                 -> segment text
+  kMapping = 'Q',   // Q<stream>                         -> mapping text
+  kProfile = 'P',   // P<partition><profile id u64 BE>   -> encoded Profile
+  kIdentity = 'I',  // I<partition><field>\0<value>      -> profile id u64 BE
+  kTimer = 'T',     // T<partition><due i64 BE biased><profile id u64 BE> -> ""
+  kOutbox = 'O',    // O<trigger sequence u64 BE>        -> trigger JSON
+  kPosition = 'X',  // X<source>                         -> source position bytes
+};
+
+void append_u64_be(std::string& out, std::uint64_t v);
+std::uint64_t read_u64_be(std::string_view in);  // in.size() >= 8
+
+std::string meta_key(std::string_view name);
+std::string segment_key(model::SegmentOrdinal ordinal);
+std::string mapping_key(std::string_view stream);
+std::string profile_key(PartitionId partition, model::ProfileId id);
+std::string profile_prefix(PartitionId partition);
+std::string identity_key(PartitionId partition, std::string_view field, std::string_view value);
+std::string timer_key(PartitionId partition, TimestampMs due, model::ProfileId id);
+std::string timer_prefix(PartitionId partition);
+// Parses a timer key back into (due, profile id).
+bool parse_timer_key(std::string_view key, TimestampMs& due, model::ProfileId& id);
+std::string outbox_key(std::uint64_t sequence);
+std::string position_key(std::string_view source);
+
+void encode_value(const model::Value& value, std::string& out);
+Result<model::Value> decode_value(std::string_view& in);
+
+void encode_profile(const model::Profile& profile, std::string& out);
+Result<model::Profile> decode_profile(std::string_view in);
+
+}  // namespace shoal::storage

@@ -1,0 +1,88 @@
+#include "storage/codec.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "storage/store.h"
+
+namespace shoal::storage {
+namespace {
+
+model::Profile sample_profile() {
+  model::Profile p;
+  p.id = model::ProfileId{42};
+  p.created_ms = 1000;
+  p.modified_ms = 5000;
+  p.change_counter = 7;
+  p.add_identity("email", "a@x.com");
+  p.add_identity("user_id", "u1");
+  p.field_slot("plan") = model::FieldValue{model::Value("pro"), 4000, 3, model::MergeOp::kLatest};
+  p.field_slot("visits") =
+      model::FieldValue{model::Value(model::TimeSeries{5000, 4000, 10}), 5000, 4,
+                        model::MergeOp::kAppend};
+  p.field_slot("score") = model::FieldValue{model::Value(2.5), 1, 1, model::MergeOp::kMax};
+  p.field_slot("tags") = model::FieldValue{
+      model::Value(model::ValueMap{{"a", model::Value(1)}, {"b", model::Value(-3)}}), 1, 1,
+      model::MergeOp::kSum};
+  p.set_membership(model::SegmentOrdinal{3}, 4500);
+  p.set_timer(model::SegmentOrdinal{3}, 90000);
+  return p;
+}
+
+TEST(CodecTest, ProfileRoundTrips) {
+  model::Profile p = sample_profile();
+  std::string bytes;
+  encode_profile(p, bytes);
+  auto back = decode_profile(bytes);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(*back, p);
+}
+
+TEST(CodecTest, EveryTruncationIsReportedAsCorruption) {
+  std::string bytes;
+  encode_profile(sample_profile(), bytes);
+  for (std::size_t n = 0; n < bytes.size(); ++n) {
+    auto r = decode_profile(std::string_view(bytes).substr(0, n));
+    ASSERT_FALSE(r.ok()) << "prefix " << n;
+    EXPECT_EQ(r.error().code, ErrorCode::kCorruption);
+  }
+}
+
+TEST(CodecTest, TimerKeysSortByDueIncludingNegativeTimes) {
+  std::string a = timer_key(0, -5, model::ProfileId{9});
+  std::string b = timer_key(0, 3, model::ProfileId{1});
+  EXPECT_LT(a, b);
+  TimestampMs due = 0;
+  model::ProfileId id;
+  ASSERT_TRUE(parse_timer_key(a, due, id));
+  EXPECT_EQ(due, -5);
+  EXPECT_EQ(id.value, 9u);
+}
+
+TEST(StoreTest, WritesAreAtomicAndScannable) {
+  auto dir = std::filesystem::temp_directory_path() / ("shoal_store_test_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  {
+    auto store = Store::open(dir.string(), {});
+    ASSERT_TRUE(store.ok()) << store.error().message;
+    Batch batch;
+    batch.put("Pa", "1");
+    batch.put("Pb", "2");
+    batch.put("Q", "3");
+    ASSERT_TRUE((*store)->write(batch).ok());
+  }
+  auto store = Store::open(dir.string(), {});
+  ASSERT_TRUE(store.ok());
+  std::vector<std::string> seen;
+  ASSERT_TRUE((*store)->scan("P", [&](std::string_view k, std::string_view v) {
+    seen.push_back(std::string(k) + "=" + std::string(v));
+    return true;
+  }).ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"Pa=1", "Pb=2"}));
+  EXPECT_FALSE((*store)->get("Pz")->has_value());
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace shoal::storage

@@ -1,0 +1,66 @@
+#pragma once
+// Store: the node's one RocksDB database. Every key starts with a record type byte and, for
+// partitioned records, a 2-byte partition id, so one atomic WriteBatch spans all partitions.
+// Thread-safe (RocksDB is); a Batch belongs to one thread.
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+
+namespace rocksdb {
+class DB;
+class WriteBatch;
+}  // namespace rocksdb
+
+namespace shoal::storage {
+
+struct StoreOptions {
+  bool sync_writes = false;  // fsync the WAL on every batch (otherwise kill -9 safe, not power-loss)
+  bool create_if_missing = true;
+  std::size_t block_cache_bytes = 256u << 20;
+};
+
+class Batch {
+ public:
+  Batch();
+  ~Batch();
+  Batch(Batch&&) noexcept;
+  Batch& operator=(Batch&&) noexcept;
+  void put(std::string_view key, std::string_view value);
+  void erase(std::string_view key);
+  std::size_t count() const;
+  std::size_t bytes() const;
+  void clear();
+  rocksdb::WriteBatch& raw() { return *batch_; }
+
+ private:
+  std::unique_ptr<rocksdb::WriteBatch> batch_;
+};
+
+class Store {
+ public:
+  static Result<std::unique_ptr<Store>> open(const std::string& path, const StoreOptions& options);
+  ~Store();
+
+  Result<std::optional<std::string>> get(std::string_view key) const;
+  // Writes atomically; durable against process crash once this returns.
+  Status write(Batch& batch);
+  // Calls `visit(key, value)` for every key starting with `prefix`, in key order, until it
+  // returns false.
+  Status scan(std::string_view prefix,
+              const std::function<bool(std::string_view, std::string_view)>& visit) const;
+  // Bytes of live SST files plus memtables (approximate).
+  std::uint64_t approximate_size() const;
+  const std::string& path() const { return path_; }
+
+ private:
+  Store(std::unique_ptr<rocksdb::DB> db, std::string path, StoreOptions options);
+  std::unique_ptr<rocksdb::DB> db_;
+  std::string path_;
+  StoreOptions options_;
+};
+
+}  // namespace shoal::storage
