@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include <cassert>
 #include <cmath>
 #include <cstdio>
 
@@ -420,23 +421,21 @@ std::string kinesis_endpoint_for_region(std::string_view region) {
 // ---- KinesisClient -------------------------------------------------------------------------
 
 KinesisClient::KinesisClient(KinesisClientOptions options, aws::HttpClient& http,
-                             aws::CredentialsProvider& credentials, const Clock& clock)
+                             aws::CredentialsProvider& credentials, const Clock& clock,
+                             aws::RetryPolicy* retry_policy, aws::Sleeper* sleeper)
     : endpoint_(options.endpoint.empty() ? kinesis_endpoint_for_region(options.region)
                                          : options.endpoint),
       http_(http),
       credentials_(credentials),
       clock_(clock),
-      signer_(options.region, "kinesis") {
+      signer_(options.region, "kinesis"),
+      retry_policy_(retry_policy),
+      sleeper_(sleeper) {
+  assert((retry_policy_ == nullptr) == (sleeper_ == nullptr));
   while (!endpoint_.empty() && endpoint_.back() == '/') endpoint_.pop_back();
 }
 
 Result<std::string> KinesisClient::call(std::string_view operation, std::string body) {
-  const TimestampMs now = clock_.now_ms();
-  auto credentials = credentials_.get(now);
-  if (!credentials.ok()) {
-    return credentials.take_error().with_context("Kinesis " + std::string(operation) +
-                                                 ": credentials");
-  }
   aws::HttpRequest request;
   request.method = "POST";
   request.url = endpoint_ + "/";
@@ -445,14 +444,46 @@ Result<std::string> KinesisClient::call(std::string_view operation, std::string 
   request.headers.emplace_back("X-Amz-Target",
                                std::string(kTargetPrefix) + std::string(operation));
   request.body = std::move(body);
-  signer_.sign(request, *credentials, now);
+  AttemptOutcome outcome;
+  if (retry_policy_ == nullptr) return attempt(operation, request, outcome);
+  return aws::run_with_retries<std::string>(
+      *retry_policy_, *sleeper_,
+      [&] {
+        outcome = AttemptOutcome{};
+        return attempt(operation, request, outcome);
+      },
+      [&](const Result<std::string>& result) {
+        if (result.ok()) return aws::RetryClass::kNone;
+        if (outcome.transport_error) return aws::classify_transport_error(*outcome.transport_error);
+        if (outcome.http_status != 0) {
+          return aws::classify_aws_error(outcome.http_status, outcome.aws_code);
+        }
+        return aws::RetryClass::kNone;  // credentials or an unreadable 200: retrying won't help
+      });
+}
+
+Result<std::string> KinesisClient::attempt(std::string_view operation, aws::HttpRequest& request,
+                                           AttemptOutcome& outcome) {
+  const TimestampMs now = clock_.now_ms();
+  auto credentials = credentials_.get(now);
+  if (!credentials.ok()) {
+    return credentials.take_error().with_context("Kinesis " + std::string(operation) +
+                                                 ": credentials");
+  }
+  signer_.sign(request, *credentials, now);  // replaces an earlier attempt's signature
 
   auto sent = http_.send(request);
   if (!sent.ok()) {
+    outcome.transport_error = sent.error();
     return sent.take_error().with_context("Kinesis " + std::string(operation));
   }
   aws::HttpResponse& response = *sent;
-  if (response.status != 200) return error_from_response(operation, response);
+  outcome.http_status = response.status;
+  if (response.status != 200) {
+    Error error = error_from_response(operation, response);
+    outcome.aws_code = std::string(aws_error_code(error));
+    return error;
+  }
   if (!is_json_content_type(response.header("Content-Type"))) {
     std::string_view type = response.header("Content-Type");
     return make_error(ErrorCode::kCorruption,

@@ -4,8 +4,11 @@
 // hidden state besides the borrowed transport; the list_* methods follow NextToken to the end.
 // Sequence numbers and hash keys stay decimal strings (validated on receipt); record Data is raw
 // bytes here and base64 on the wire. Errors: see kinesis/kinesis_error.h.
-// Threading: every method may be called from any thread at once if the HttpClient and the
-// CredentialsProvider allow it (shoal's do). The client borrows them; they must outlive it.
+// With a RetryPolicy, each call is retried as the AWS SDKs' standard mode does (transport errors,
+// 5xx, InternalFailure, throttling); every attempt is signed afresh. A PutRecords answer with
+// failed entries is a success here: resending those entries is the producer's job.
+// Threading: every method may be called from any thread at once if the HttpClient, the
+// CredentialsProvider and the Sleeper allow it (shoal's do). The client borrows them all.
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -15,6 +18,7 @@
 
 #include "aws/credentials.h"
 #include "aws/http_client.h"
+#include "aws/retry.h"
 #include "aws/sigv4.h"
 #include "core/clock.h"
 #include "core/result.h"
@@ -174,9 +178,11 @@ struct CreateStreamRequest {
 
 class KinesisClient {
  public:
-  // Borrows every argument; constructing does no I/O.
+  // Borrows every argument; constructing does no I/O. Without `retry_policy` (and `sleeper`,
+  // which must then be given too) every call is attempted once.
   KinesisClient(KinesisClientOptions options, aws::HttpClient& http,
-                aws::CredentialsProvider& credentials, const Clock& clock);
+                aws::CredentialsProvider& credentials, const Clock& clock,
+                aws::RetryPolicy* retry_policy = nullptr, aws::Sleeper* sleeper = nullptr);
 
   const std::string& endpoint() const { return endpoint_; }
 
@@ -201,12 +207,23 @@ class KinesisClient {
   Result<std::string> call(std::string_view operation, std::string body);
 
  private:
+  // What the last attempt ended with, for the retry classification.
+  struct AttemptOutcome {
+    int http_status = 0;      // 0 when no response arrived
+    std::string aws_code;     // from the error body, when there was one
+    std::optional<Error> transport_error;
+  };
+  Result<std::string> attempt(std::string_view operation, aws::HttpRequest& request,
+                              AttemptOutcome& outcome);
+
   std::string endpoint_;
   std::string host_;
   aws::HttpClient& http_;
   aws::CredentialsProvider& credentials_;
   const Clock& clock_;
   aws::SigV4Signer signer_;
+  aws::RetryPolicy* retry_policy_;
+  aws::Sleeper* sleeper_;
 };
 
 // The default endpoint for `region`.

@@ -483,3 +483,104 @@ TEST(KinesisErrorTest, AwsErrorCodeIsEmptyForClientSideErrors) {
 
 }  // namespace
 }  // namespace shoal::kinesis
+
+namespace shoal::kinesis {
+namespace {
+
+// Records the delays instead of sleeping.
+class RecordingSleeper final : public aws::Sleeper {
+ public:
+  bool sleep_for(std::chrono::milliseconds delay) override {
+    delays.push_back(delay);
+    return true;
+  }
+  std::vector<std::chrono::milliseconds> delays;
+};
+
+struct RetryingClient {
+  explicit RetryingClient(const std::string& endpoint)
+      : random(42),
+        policy(aws::RetryOptions{}, clock, random),
+        client({"us-east-1", endpoint}, http, credentials, clock, &policy, &sleeper) {}
+  test::FixedCredentialsProvider credentials;
+  ManualClock clock{1700000000000};
+  aws::SeededRandom random;
+  RecordingSleeper sleeper;
+  aws::RetryPolicy policy;
+  aws::HttpClient http;
+  KinesisClient client;
+};
+
+TEST(KinesisClientRetryTest, RetriesInternalFailureAndSignsEachAttempt) {
+  std::atomic<int> calls{0};
+  ScriptedKinesis server([&](const TestHttpRequest&) {
+    if (++calls <= 2) {
+      return amz_json(500, R"({"__type":"InternalFailure","message":"Internal service failure."})");
+    }
+    return amz_json(200, R"({"StreamNames":["s"],"HasMoreStreams":false})");
+  });
+  RetryingClient r(server.endpoint());
+  auto names = r.client.list_streams();
+  ASSERT_TRUE(names.ok()) << names.error().to_string();
+  auto requests = server.requests();
+  ASSERT_EQ(requests.size(), 3u);
+  for (const TestHttpRequest& request : requests) {
+    EXPECT_EQ(request.body, "{}");
+    EXPECT_EQ(request.header("Authorization").substr(0, 16), "AWS4-HMAC-SHA256");
+  }
+  EXPECT_EQ(r.sleeper.delays.size(), 2u);
+}
+
+TEST(KinesisClientRetryTest, ThrottlingGivesUpAfterMaxAttemptsKeepingTheCode) {
+  ScriptedKinesis server([](const TestHttpRequest&) {
+    return amz_json(400, R"({"__type":"ProvisionedThroughputExceededException","message":"Rate exceeded for shard shardId-000000000000."})");
+  });
+  RetryingClient r(server.endpoint());
+  std::string data = "d";
+  auto put = r.client.put_record({StreamRef::by_name("s"), data, "k", {}, {}});
+  ASSERT_FALSE(put.ok());
+  EXPECT_EQ(put.error().code, ErrorCode::kResourceExhausted);
+  EXPECT_EQ(aws_error_code(put.error()), "ProvisionedThroughputExceededException");
+  EXPECT_EQ(server.requests().size(), 3u);
+}
+
+TEST(KinesisClientRetryTest, ValidationAndAccessErrorsAreNotRetried) {
+  for (const char* type : {"ValidationException", "AccessDeniedException",
+                           "ResourceNotFoundException", "ExpiredIteratorException"}) {
+    ScriptedKinesis server([&](const TestHttpRequest&) {
+      return amz_json(400, std::string(R"({"__type":")") + type + R"(","message":"no"})");
+    });
+    RetryingClient r(server.endpoint());
+    EXPECT_FALSE(r.client.list_streams().ok());
+    EXPECT_EQ(server.requests().size(), 1u) << type;
+    EXPECT_TRUE(r.sleeper.delays.empty());
+  }
+}
+
+TEST(KinesisClientRetryTest, ConnectionResetIsRetried) {
+  std::atomic<int> calls{0};
+  ScriptedKinesis server([&](const TestHttpRequest&) {
+    TestHttpResponse response = amz_json(200, R"({"StreamNames":[],"HasMoreStreams":false})");
+    if (++calls == 1) response.reset = true;
+    return response;
+  });
+  RetryingClient r(server.endpoint());
+  auto names = r.client.list_streams();
+  ASSERT_TRUE(names.ok()) << names.error().to_string();
+  EXPECT_EQ(calls.load(), 2);
+}
+
+TEST(KinesisClientRetryTest, PartialPutRecordsFailureIsNotRetriedByTheClient) {
+  ScriptedKinesis server([](const TestHttpRequest&) {
+    return amz_json(200, R"({"FailedRecordCount":1,"Records":[{"ErrorCode":"InternalFailure","ErrorMessage":"Internal Service Failure"}]})");
+  });
+  RetryingClient r(server.endpoint());
+  std::vector<PutRecordsEntry> entries = {{"d", "k", {}}};
+  auto result = r.client.put_records(StreamRef::by_name("s"), entries);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->records[0].error_code, "InternalFailure");
+  EXPECT_EQ(server.requests().size(), 1u);
+}
+
+}  // namespace
+}  // namespace shoal::kinesis
