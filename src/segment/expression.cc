@@ -200,6 +200,18 @@ std::optional<Value> apply_scalar(Function f, const Value& v) {
 
 Result<ExprPtr> parse_expression_at(const std::vector<Token>& tokens, std::size_t& pos, int depth);
 
+// Keywords that cannot name a field without backticks (so that `x == ALIAS a` reads as a
+// missing value, not as a field called ALIAS).
+bool is_reserved(const Token& tok) {
+  static constexpr std::string_view kReserved[] = {
+      "AND", "OR", "NOT", "IN", "INTERSECTS", "CONTAINS", "LIKE", "BETWEEN",
+      "EXISTS", "INCLUDE", "FILTER", "FROM", "ALIAS"};
+  for (std::string_view k : kReserved) {
+    if (is_keyword(tok, k)) return true;
+  }
+  return false;
+}
+
 Result<ExprPtr> parse_call(const std::vector<Token>& tokens, std::size_t& pos, int depth) {
   const Token& name = tokens[pos];
   const FunctionSpec* spec = nullptr;
@@ -311,6 +323,8 @@ Result<ExprPtr> parse_expression_at(const std::vector<Token>& tokens, std::size_
       } else if (!tok.backticked && is_keyword(tok, "NULL")) {
         expr->kind = ExprKind::kLiteral;
         expr->literal = Value(nullptr);
+      } else if (!tok.backticked && is_reserved(tok)) {
+        return error_at(tok, "expected a value, found " + describe_token(tok));
       } else {
         expr->kind = ExprKind::kField;
         expr->text = tok.text;

@@ -1,0 +1,91 @@
+#pragma once
+// Catalog: the registered segments of one engine. Resolves INCLUDE (unknown aliases and cycles
+// are rejected at registration), keeps the field -> segments index, evaluates segments and
+// computes their next time-driven change. Not thread-safe; owned by the engine's partition.
+#include <map>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "model/ids.h"
+#include "segment/condition.h"
+
+namespace shoal::segment {
+
+struct Segment {
+  model::SegmentOrdinal ordinal;  // registration order (from 1), kept by a replacement, never reused
+  std::string id;                 // 32 lowercase hex chars from ("segment:" alias ":" ordinal)
+  std::string alias;
+  std::string text;                      // the FILTER text as registered
+  std::vector<std::string> fields_read;  // through INCLUDE; "a.b.c" also lists "a.b" and "a"; sorted
+  bool time_dependent = false;           // date math, now() or countsince, directly or via INCLUDE
+  ConditionPtr condition;
+  std::vector<std::string> includes;  // aliases this segment INCLUDEs directly, sorted, unique
+};
+
+struct RegisterOutcome {
+  std::string text;
+  Result<model::SegmentOrdinal> result = model::SegmentOrdinal{};
+  bool replaced = false;
+};
+
+struct BatchResult {
+  std::vector<RegisterOutcome> outcomes;        // one per input, in input order
+  std::vector<model::SegmentOrdinal> changed;  // new, replaced, and their includers; ascending
+};
+
+class Catalog final : private IncludeResolver {
+ public:
+  Catalog() = default;
+  Catalog(const Catalog&) = delete;
+  Catalog& operator=(const Catalog&) = delete;
+
+  // Registers or replaces (same alias) segments together, so they may INCLUDE each other. Every
+  // batch segment on an INCLUDE cycle is rejected, and so is one that includes a rejected one;
+  // a rejected segment changes nothing.
+  BatchResult register_batch(const std::vector<std::string>& texts);
+  // Refused while another segment INCLUDEs it. Returns the removed ordinal.
+  Result<std::vector<model::SegmentOrdinal>> remove(std::string_view alias);
+
+  const Segment* find(std::string_view alias) const;
+  const Segment* get(model::SegmentOrdinal ordinal) const;
+  std::vector<model::SegmentOrdinal> ordinals() const;  // ascending
+  // Segments whose value may change when this profile field changes. Empty if none.
+  const std::vector<model::SegmentOrdinal>& segments_reading(std::string_view field) const;
+  // Segments that may change by time alone (directly or through INCLUDE); ascending.
+  const std::vector<model::SegmentOrdinal>& time_dependent_segments() const {
+    return time_dependent_;
+  }
+
+  bool evaluate(model::SegmentOrdinal ordinal, const model::FieldSource& profile,
+                TimestampMs now) const;
+  // The earliest t > now at which evaluate(ordinal, profile, t) may differ from its value at now
+  // by time alone, or model::kNoTime. Exact for the language's atoms; never late.
+  TimestampMs next_change(model::SegmentOrdinal ordinal, const model::FieldSource& profile,
+                          TimestampMs now) const;
+
+  // Restart: re-register known segments with their ordinals, in ascending ordinal order; INCLUDE
+  // targets are resolved by finish_restore(), which must be called before anything else.
+  Status restore(model::SegmentOrdinal ordinal, std::string_view text);
+  Status finish_restore();
+
+ private:
+  bool evaluate_include(const Condition& include, const model::FieldSource& source,
+                        TimestampMs now) const override;
+  void include_change_candidates(const Condition& include, const model::FieldSource& source,
+                                 TimestampMs now, std::vector<TimestampMs>& out) const override;
+  // Recomputes fields_read, time_dependent and the indexes from the current segments.
+  void rebuild();
+
+  std::map<std::uint32_t, Segment> segments_;  // by ordinal
+  std::unordered_map<std::string, std::uint32_t> by_alias_;
+  std::unordered_map<std::string, std::vector<model::SegmentOrdinal>> by_field_;
+  std::vector<model::SegmentOrdinal> time_dependent_;
+  std::uint32_t next_ordinal_ = 1;
+};
+
+// "segment:" + alias + ":" + ordinal, hashed to 32 lowercase hex characters.
+std::string segment_id(std::string_view alias, model::SegmentOrdinal ordinal);
+
+}  // namespace shoal::segment
