@@ -1,0 +1,138 @@
+// Behaviour of the mapping API beyond the golden files: metadata, reuse of MappedEvent,
+// and the parsed structure the engine relies on.
+#include "mapping/mapping.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace shoal::mapping {
+namespace {
+
+model::Value event_of(model::ValueMap entries) {
+  model::normalize_map(entries);
+  return model::Value(std::move(entries));
+}
+
+TEST(MappingTest, KeepsTextStreamAliasAndIdentityOrder) {
+  std::string text = "SELECT a, b, c FROM clicks INTO user BY c OR a ALIAS m1";
+  auto mapping = parse_mapping(text);
+  ASSERT_TRUE(mapping.ok()) << mapping.error().message;
+  EXPECT_EQ(mapping->text, text);
+  EXPECT_EQ(mapping->stream, "clicks");
+  EXPECT_EQ(mapping->alias, "m1");
+  EXPECT_EQ(mapping->identity_fields, (std::vector<std::string>{"c", "a"}));
+  ASSERT_EQ(mapping->identity_columns, (std::vector<std::size_t>{2, 0}));
+  EXPECT_TRUE(mapping->columns[0].is_identity);
+  EXPECT_FALSE(mapping->columns[1].is_identity);
+  EXPECT_EQ(mapping->columns[2].identity_priority, 0);
+  EXPECT_EQ(mapping->columns[0].identity_priority, 1);
+  EXPECT_EQ(mapping->where, nullptr);
+}
+
+TEST(MappingTest, ColumnRecordsWhatWasExplicit) {
+  auto mapping = parse_mapping(
+      "SELECT id, amount AS total KIND int SHORTDESC \"Total\" LONGDESC \"All orders\", "
+      "sum(amount) AS s FROM s INTO user BY id");
+  ASSERT_TRUE(mapping.ok()) << mapping.error().message;
+  const Column* total = mapping->find_column("total");
+  ASSERT_NE(total, nullptr);
+  EXPECT_TRUE(total->kind_explicit);
+  EXPECT_FALSE(total->merge_explicit);
+  EXPECT_EQ(total->kind, model::Kind::kInt);
+  EXPECT_EQ(total->merge, model::MergeOp::kLatest);
+  EXPECT_EQ(total->shortdesc, "Total");
+  EXPECT_EQ(total->longdesc, "All orders");
+  EXPECT_EQ(total->line, 1);
+  EXPECT_EQ(total->column, 12);
+  const Column* sum = mapping->find_column("s");
+  ASSERT_NE(sum, nullptr);
+  EXPECT_EQ(sum->aggregate, Aggregate::kSum);
+  EXPECT_FALSE(sum->kind_explicit);
+  EXPECT_EQ(sum->kind, model::Kind::kNumber);
+  EXPECT_EQ(sum->merge, model::MergeOp::kSum);
+  EXPECT_EQ(mapping->find_column("amount"), nullptr);
+}
+
+TEST(MappingTest, BareFieldColumnsAreReadDirectly) {
+  auto mapping = parse_mapping("SELECT id, a.b AS x, tolower(c) AS y, _ts AS t FROM s INTO user BY id");
+  ASSERT_TRUE(mapping.ok()) << mapping.error().message;
+  EXPECT_TRUE(mapping->columns[1].reads_field_directly);
+  EXPECT_EQ(mapping->columns[1].field_path, "a.b");
+  EXPECT_FALSE(mapping->columns[2].reads_field_directly);
+  EXPECT_TRUE(mapping->columns[3].reads_timestamp);
+}
+
+TEST(MappingTest, ReusedMappedEventHoldsOnlyTheLatestEvent) {
+  auto mapping = parse_mapping(
+      "SELECT id, email, name, age KIND int FROM s INTO user BY id OR email");
+  ASSERT_TRUE(mapping.ok()) << mapping.error().message;
+  MappedEvent out;
+  apply_mapping(*mapping,
+                event_of({{"id", "u1"}, {"email", "a@x"}, {"name", "A"}, {"age", "old"}}), 10, 10,
+                1, out);
+  ASSERT_TRUE(out.where_matched);
+  ASSERT_EQ(out.identities.size(), 2u);
+  ASSERT_EQ(out.fields.size(), 1u);
+  ASSERT_EQ(out.dropped.size(), 1u);
+  const std::size_t capacity = out.fields.capacity();
+
+  apply_mapping(*mapping, event_of({{"id", "u2"}, {"age", 3}}), 20, 25, 2, out);
+  ASSERT_EQ(out.identities.size(), 1u);
+  EXPECT_EQ(out.identities[0].field, "id");
+  EXPECT_EQ(out.identities[0].values, model::Value(model::ValueList{"u2"}));
+  ASSERT_EQ(out.fields.size(), 1u);
+  EXPECT_EQ(out.fields[0].name, "age");
+  EXPECT_EQ(out.fields[0].value,
+            (model::FieldValue{model::Value(std::int64_t{3}), 20, 2, model::MergeOp::kLatest}));
+  EXPECT_TRUE(out.dropped.empty());
+  EXPECT_EQ(out.fields.capacity(), capacity);
+}
+
+TEST(MappingTest, WhereRejectionLeavesNothingFromAnEarlierEvent) {
+  auto mapping = parse_mapping("SELECT id FROM s INTO user BY id WHERE kind == \"real\"");
+  ASSERT_TRUE(mapping.ok()) << mapping.error().message;
+  MappedEvent out;
+  apply_mapping(*mapping, event_of({{"id", "u1"}, {"kind", "real"}}), 1, 1, 1, out);
+  ASSERT_TRUE(out.where_matched);
+  ASSERT_EQ(out.identities.size(), 1u);
+  apply_mapping(*mapping, event_of({{"id", "u1"}, {"kind", "bot"}}), 2, 2, 2, out);
+  EXPECT_FALSE(out.where_matched);
+  EXPECT_TRUE(out.identities.empty());
+  EXPECT_TRUE(out.fields.empty());
+}
+
+TEST(MappingTest, CopiedMappingAppliesLikeTheOriginal) {
+  auto parsed = parse_mapping("SELECT id, count(*) AS n IF x > 1 FROM s INTO user BY id");
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+  Mapping copy = *parsed;
+  MappedEvent a, b;
+  model::Value event = event_of({{"id", "u"}, {"x", 2}});
+  apply_mapping(*parsed, event, 5, 5, 1, a);
+  apply_mapping(copy, event, 5, 5, 1, b);
+  ASSERT_EQ(a.fields.size(), 1u);
+  ASSERT_EQ(b.fields.size(), 1u);
+  EXPECT_EQ(a.fields[0].value, b.fields[0].value);
+}
+
+// Every input the fuzzer ever crashed on stays here and must parse or fail cleanly.
+TEST(MappingTest, FuzzRegressionInputsDoNotCrash) {
+  std::filesystem::path dir =
+      std::filesystem::path(SHOAL_SOURCE_DIR) / "src/mapping/testdata/fuzz_regressions";
+  if (!std::filesystem::exists(dir)) GTEST_SKIP() << "no fuzz regressions recorded";
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    auto mapping = parse_mapping(buffer.str());
+    if (mapping.ok()) {
+      MappedEvent out;
+      apply_mapping(*mapping, event_of({{"a", "x"}}), 1, 1, 1, out);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace shoal::mapping
