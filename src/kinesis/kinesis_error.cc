@@ -17,7 +17,11 @@ bool one_of(std::string_view code, std::initializer_list<std::string_view> codes
 }
 
 // A sentence telling the user what to do, for the errors whose AWS message does not.
-std::string_view hint_for(std::string_view code) {
+std::string_view hint_for(std::string_view code, std::string_view message) {
+  if (code == "InvalidSignatureException" && message.find("Signature expired") != std::string_view::npos) {
+    return " (this machine's clock differs from AWS's by more than 5 minutes: fix its time "
+           "synchronisation)";
+  }
   if (one_of(code, {"ExpiredTokenException", "ExpiredToken", "TokenRefreshRequired"})) {
     return " (the session token has expired: the credentials must be refreshed)";
   }
@@ -91,7 +95,7 @@ Error make_aws_error(std::string_view op, std::string_view aws_code, std::string
   text.append(aws_code);
   text.append(": ");
   text.append(message.empty() ? std::string_view("(no message)") : message);
-  text.append(hint_for(aws_code));
+  text.append(hint_for(aws_code, message));
   text.append(" [Kinesis ");
   text.append(op);
   text.append(", HTTP ");
