@@ -1,0 +1,738 @@
+#include "engine/engine.h"
+
+#include <algorithm>
+#include <tuple>
+
+#include "core/hash.h"
+#include "model/json.h"
+
+namespace shoal::engine {
+namespace {
+
+constexpr std::string_view kMetaCounters = "counters";
+
+std::string identity_cache_key(std::string_view field, std::string_view value) {
+  std::string key(field);
+  key.push_back('\0');
+  key.append(value);
+  return key;
+}
+
+void put_u64(std::string& out, std::uint64_t v) { storage::append_u64_be(out, v); }
+
+}  // namespace
+
+std::string_view trigger_event_name(TriggerEvent event) {
+  return event == TriggerEvent::kEnter ? "enter" : "exit";
+}
+
+std::string_view trigger_reason_name(TriggerReason reason) {
+  switch (reason) {
+    case TriggerReason::kEval: return "eval";
+    case TriggerReason::kMerged: return "merged";
+    case TriggerReason::kDeleted: return "deleted";
+  }
+  return "eval";
+}
+
+std::string trigger_to_json(const Trigger& t) {
+  std::string out = "{\"ts\":";
+  out += std::to_string(t.ts);
+  out += ",\"segment\":";
+  model::write_json_string(t.slug, out);
+  out += ",\"event\":\"";
+  out += trigger_event_name(t.event);
+  out += "\",\"reason\":\"";
+  out += trigger_reason_name(t.reason);
+  out += "\",\"profile\":\"";
+  out += t.profile.to_string();
+  out += "\",\"ids\":{";
+  bool first = true;
+  for (const model::Identity& id : t.identities) {  // sorted by field
+    if (id.values.as_list().empty()) continue;
+    if (!first) out.push_back(',');
+    first = false;
+    model::write_json_string(id.field, out);
+    out.push_back(':');
+    model::write_json(id.values, out);
+  }
+  out += "},\"id\":\"";
+  out += t.id;
+  out += "\"}";
+  return out;
+}
+
+Engine::Engine(storage::Store& store, EngineOptions options)
+    : store_(store), options_(std::move(options)) {}
+
+Engine::~Engine() = default;
+
+Status Engine::open() {
+  // Counters.
+  SHOAL_ASSIGN_OR_RETURN(auto counters, store_.get(storage::meta_key(kMetaCounters)));
+  if (counters) {
+    if (counters->size() != 24) {
+      return make_error(ErrorCode::kCorruption, "stored engine counters are corrupt");
+    }
+    next_profile_id_ = storage::read_u64_be(*counters);
+    next_seq_ = storage::read_u64_be(std::string_view(*counters).substr(8));
+    next_trigger_seq_ = storage::read_u64_be(std::string_view(*counters).substr(16));
+  }
+  // Segments, in ordinal order (keys are big-endian ordinals).
+  Status restore_status;
+  SHOAL_RETURN_IF_ERROR(store_.scan(
+      std::string(1, static_cast<char>(storage::RecordType::kSegment)),
+      [&](std::string_view key, std::string_view value) {
+        if (key.size() != 5) return true;
+        std::uint32_t ordinal = 0;
+        for (int i = 1; i < 5; ++i) ordinal = (ordinal << 8) | static_cast<std::uint8_t>(key[i]);
+        Status s = catalog_.restore(model::SegmentOrdinal{ordinal}, value);
+        if (!s.ok()) {
+          restore_status = s.take_error().with_context("restoring segment " +
+                                                       std::to_string(ordinal));
+          return false;
+        }
+        return true;
+      }));
+  SHOAL_RETURN_IF_ERROR(restore_status);
+  SHOAL_RETURN_IF_ERROR(catalog_.finish_restore());
+  // Mappings.
+  Status mapping_status;
+  SHOAL_RETURN_IF_ERROR(store_.scan(
+      std::string(1, static_cast<char>(storage::RecordType::kMapping)),
+      [&](std::string_view, std::string_view value) {
+        auto parsed = mapping::parse_mapping(value);
+        if (!parsed.ok()) {
+          mapping_status = parsed.take_error().with_context("restoring a stored mapping");
+          return false;
+        }
+        auto owned = std::make_unique<mapping::Mapping>(std::move(parsed).value());
+        std::string stream = owned->stream;
+        mappings_[stream] = std::move(owned);
+        return true;
+      }));
+  SHOAL_RETURN_IF_ERROR(mapping_status);
+  // Timers.
+  return store_.scan(storage::timer_prefix(options_.partition),
+                     [&](std::string_view key, std::string_view) {
+                       TimestampMs due = 0;
+                       model::ProfileId id;
+                       if (storage::parse_timer_key(key, due, id)) timers_.emplace(due, id.value);
+                       return true;
+                     });
+}
+
+Result<const mapping::Mapping*> Engine::set_mapping(std::string_view text) {
+  SHOAL_ASSIGN_OR_RETURN(mapping::Mapping parsed, mapping::parse_mapping(text));
+  auto owned = std::make_unique<mapping::Mapping>(std::move(parsed));
+  const mapping::Mapping* raw = owned.get();
+  dirty_mappings_.emplace_back(owned->stream, owned->text);
+  mappings_[owned->stream] = std::move(owned);
+  return raw;
+}
+
+const mapping::Mapping* Engine::mapping_for(std::string_view stream) const {
+  auto it = mappings_.find(stream);
+  return it == mappings_.end() ? nullptr : it->second.get();
+}
+
+std::vector<const mapping::Mapping*> Engine::mappings() const {
+  std::vector<const mapping::Mapping*> out;
+  for (const auto& [stream, m] : mappings_) out.push_back(m.get());
+  return out;
+}
+
+segment::BatchResult Engine::register_segments(const std::vector<std::string>& texts) {
+  segment::BatchResult result = catalog_.register_batch(texts);
+  for (const segment::RegisterOutcome& outcome : result.outcomes) {
+    if (!outcome.result.ok()) continue;
+    model::SegmentOrdinal ordinal = outcome.result.value();
+    if (const segment::Segment* seg = catalog_.get(ordinal)) {
+      dirty_segments_.emplace_back(ordinal, seg->text);
+    }
+  }
+  for (model::SegmentOrdinal ordinal : result.changed) {
+    if (std::find(pending_segments_.begin(), pending_segments_.end(), ordinal) ==
+        pending_segments_.end()) {
+      pending_segments_.push_back(ordinal);
+    }
+  }
+  if (!result.changed.empty()) millisecond_open_ = true;
+  return result;
+}
+
+void Engine::advance_to(TimestampMs now) {
+  if (now <= now_) return;
+  if (millisecond_open_) close_millisecond();
+  fire_timers_before(now);
+  now_ = now;
+}
+
+Result<Engine::CachedProfile*> Engine::load_profile(model::ProfileId id) {
+  auto it = profiles_.find(id.value);
+  if (it != profiles_.end()) return &it->second;
+  if (deleted_profiles_.count(id.value)) return static_cast<CachedProfile*>(nullptr);
+  SHOAL_ASSIGN_OR_RETURN(auto bytes, store_.get(storage::profile_key(options_.partition, id)));
+  if (!bytes) return static_cast<CachedProfile*>(nullptr);
+  SHOAL_ASSIGN_OR_RETURN(model::Profile profile, storage::decode_profile(*bytes));
+  CachedProfile cached;
+  cached.committed_timer = profile.next_timer();
+  cached.in_store = true;
+  cached.profile = std::move(profile);
+  return &profiles_.emplace(id.value, std::move(cached)).first->second;
+}
+
+Result<std::optional<model::ProfileId>> Engine::lookup_identity(std::string_view field,
+                                                                std::string_view value) {
+  std::string key = identity_cache_key(field, value);
+  auto it = identities_.find(key);
+  if (it != identities_.end()) return it->second;
+  SHOAL_ASSIGN_OR_RETURN(auto bytes,
+                         store_.get(storage::identity_key(options_.partition, field, value)));
+  std::optional<model::ProfileId> id;
+  if (bytes) {
+    if (bytes->size() != 8) return make_error(ErrorCode::kCorruption, "identity index entry");
+    id = model::ProfileId{storage::read_u64_be(*bytes)};
+  }
+  identities_.emplace(std::move(key), id);
+  return id;
+}
+
+void Engine::set_identity(std::string_view field, std::string_view value,
+                          std::optional<model::ProfileId> id) {
+  std::string key = identity_cache_key(field, value);
+  identities_[key] = id;
+  dirty_identities_[std::move(key)] = id;
+}
+
+Status Engine::ensure_all_profiles_loaded() {
+  std::vector<model::Profile> loaded;
+  Status decode_status;
+  SHOAL_RETURN_IF_ERROR(store_.scan(
+      storage::profile_prefix(options_.partition), [&](std::string_view, std::string_view value) {
+        auto profile = storage::decode_profile(value);
+        if (!profile.ok()) {
+          decode_status = profile.take_error();
+          return false;
+        }
+        if (!profiles_.count(profile->id.value) && !deleted_profiles_.count(profile->id.value)) {
+          loaded.push_back(std::move(profile).value());
+        }
+        return true;
+      }));
+  SHOAL_RETURN_IF_ERROR(decode_status);
+  for (model::Profile& p : loaded) {
+    CachedProfile cached;
+    cached.committed_timer = p.next_timer();
+    cached.in_store = true;
+    std::uint64_t id = p.id.value;
+    cached.profile = std::move(p);
+    profiles_.emplace(id, std::move(cached));
+  }
+  return ok_status();
+}
+
+Engine::CachedProfile& Engine::create_profile() {
+  CachedProfile cached;
+  cached.profile.id = model::ProfileId{next_profile_id_++};
+  cached.profile.created_ms = now_;
+  cached.profile.modified_ms = now_;
+  ++counters_.profiles_created;
+  std::uint64_t id = cached.profile.id.value;
+  dirty_profiles_.insert(id);
+  return profiles_.emplace(id, std::move(cached)).first->second;
+}
+
+void Engine::touch(CachedProfile& cached) {
+  cached.profile.modified_ms = std::max(cached.profile.modified_ms, now_);
+  ++cached.profile.change_counter;
+  dirty_profiles_.insert(cached.profile.id.value);
+}
+
+void Engine::mark_pending(model::ProfileId id, const std::vector<std::string>& fields, bool all) {
+  PendingEval& pending = pending_[id];
+  if (all) pending.all = true;
+  if (!pending.all) {
+    for (const std::string& f : fields) {
+      if (std::find(pending.fields.begin(), pending.fields.end(), f) == pending.fields.end()) {
+        pending.fields.push_back(f);
+      }
+    }
+  }
+  millisecond_open_ = true;
+}
+
+void Engine::merge_into(CachedProfile& survivor, CachedProfile& absorbed) {
+  model::Profile& from = absorbed.profile;
+  model::Profile& to = survivor.profile;
+  // The absorbed profile leaves every segment it was in, as itself.
+  for (const model::Membership& m : from.memberships) {
+    emit(from, m.segment, TriggerEvent::kExit, TriggerReason::kMerged, now_, m.entered_ms);
+  }
+  for (auto& [name, value] : from.fields) {
+    if (model::FieldValue* existing = to.mutable_field(name)) {
+      model::merge_field(*existing, value, existing->merge, options_.merge);
+    } else {
+      to.field_slot(name) = value;
+    }
+  }
+  for (const model::Identity& identity : from.identities) {
+    for (const model::Value& v : identity.values.as_list()) {
+      to.add_identity(identity.field, v.as_string());
+      set_identity(identity.field, v.as_string(), to.id);
+    }
+  }
+  to.created_ms = std::min(to.created_ms, from.created_ms);
+  to.change_counter = std::max(to.change_counter, from.change_counter);
+  std::uint64_t gone = from.id.value;
+  pending_.erase(from.id);
+  dirty_profiles_.erase(gone);
+  if (absorbed.in_store) deleted_profiles_.insert(gone);
+  if (absorbed.committed_timer != model::kNoTime) {
+    // Remember the stored timer key so commit deletes it.
+    deleted_timer_keys_.push_back(
+        storage::timer_key(options_.partition, absorbed.committed_timer, from.id));
+  }
+  profiles_.erase(gone);  // invalidates `absorbed`
+  ++counters_.profiles_merged;
+}
+
+EventOutcome Engine::apply_event(std::string_view stream, const model::Value& data,
+                                 TimestampMs event_ts) {
+  EventOutcome outcome;
+  ++counters_.events_in;
+  const mapping::Mapping* mapping = mapping_for(stream);
+  if (!mapping) {
+    ++counters_.events_without_mapping;
+    outcome.reason = "no mapping for stream '" + std::string(stream) + "'";
+    return outcome;
+  }
+  if (!data.is_map()) {
+    outcome.reason = "event data must be a JSON object";
+    return outcome;
+  }
+  std::uint64_t seq = next_seq_++;
+  mapping::apply_mapping(*mapping, data, event_ts, now_, seq, mapped_);
+  if (!mapped_.where_matched) {
+    ++counters_.events_where_rejected;
+    outcome.reason = "the mapping's WHERE clause does not match";
+    return outcome;
+  }
+  for (const mapping::DroppedField& dropped : mapped_.dropped) {
+    ++counters_.fields_dropped;
+    outcome.warnings.push_back(dropped.reason);
+  }
+  std::vector<model::Identity>& ids = mapped_.identities;
+
+  // Resolve identities to profiles, honouring the per-identity limits.
+  std::vector<model::ProfileId> matched;
+  while (true) {
+    matched.clear();
+    for (const model::Identity& identity : ids) {
+      for (const model::Value& v : identity.values.as_list()) {
+        auto found = lookup_identity(identity.field, v.as_string());
+        if (!found.ok()) {
+          outcome.reason = found.error().message;
+          return outcome;
+        }
+        if (*found && std::find(matched.begin(), matched.end(), **found) == matched.end()) {
+          matched.push_back(**found);
+        }
+      }
+    }
+    bool over_limit = false;
+    for (const IdentityLimit& limit : options_.identity_limits) {
+      std::vector<std::string> values;
+      auto add = [&](const model::Value& v) {
+        if (std::find(values.begin(), values.end(), v.as_string()) == values.end()) {
+          values.push_back(v.as_string());
+        }
+      };
+      for (model::ProfileId id : matched) {
+        auto cached = load_profile(id);
+        if (!cached.ok() || !*cached) continue;
+        if (const model::Identity* have = (*cached)->profile.identity(limit.field)) {
+          for (const model::Value& v : have->values.as_list()) add(v);
+        }
+      }
+      for (const model::Identity& identity : ids) {
+        if (identity.field != limit.field) continue;
+        for (const model::Value& v : identity.values.as_list()) add(v);
+      }
+      if (values.size() > limit.max_values) {
+        over_limit = true;
+        break;
+      }
+    }
+    if (!over_limit || ids.empty()) break;
+    ++counters_.identities_dropped_by_limit;
+    outcome.warnings.push_back("identity '" + ids.back().field +
+                               "' dropped: stitching would exceed an identity limit");
+    ids.pop_back();  // the lowest-priority identity present
+  }
+  if (ids.empty()) {
+    ++counters_.events_without_identity;
+    std::string names;
+    for (const std::string& f : mapping->identity_fields) {
+      if (!names.empty()) names += ", ";
+      names += f;
+    }
+    outcome.reason = "event has none of the identities (" + names + ")";
+    return outcome;
+  }
+
+  CachedProfile* target = nullptr;
+  bool all = false;
+  if (matched.empty()) {
+    target = &create_profile();
+    all = true;
+  } else {
+    std::sort(matched.begin(), matched.end());
+    auto survivor = load_profile(matched.front());
+    if (!survivor.ok() || !*survivor) {
+      outcome.reason = survivor.ok() ? "identity index points at a missing profile"
+                                     : survivor.error().message;
+      return outcome;
+    }
+    target = *survivor;
+    for (std::size_t i = 1; i < matched.size(); ++i) {
+      auto absorbed = load_profile(matched[i]);
+      if (!absorbed.ok() || !*absorbed) continue;
+      merge_into(*target, **absorbed);
+      all = true;
+    }
+  }
+  model::Profile& profile = target->profile;
+  std::vector<std::string> changed;
+  for (const model::Identity& identity : ids) {
+    for (const model::Value& v : identity.values.as_list()) {
+      if (profile.add_identity(identity.field, v.as_string())) {
+        set_identity(identity.field, v.as_string(), profile.id);
+        if (std::find(changed.begin(), changed.end(), identity.field) == changed.end()) {
+          changed.push_back(identity.field);
+        }
+      }
+    }
+  }
+  for (mapping::MappedField& field : mapped_.fields) {
+    model::FieldValue* existing = profile.mutable_field(field.name);
+    bool did_change;
+    if (existing) {
+      did_change = model::merge_field(*existing, field.value, field.value.merge, options_.merge);
+    } else {
+      model::FieldValue& slot = profile.field_slot(field.name);
+      slot = std::move(field.value);
+      if (slot.value.is_times()) model::cap_series(slot.value.as_times(), options_.merge.series_cap);
+      did_change = true;
+    }
+    if (did_change) changed.push_back(field.name);
+  }
+  touch(*target);
+  changed.emplace_back("_modified");
+  mark_pending(profile.id, changed, all);
+  ++counters_.events_applied;
+  outcome.applied = true;
+  outcome.profile = profile.id;
+  return outcome;
+}
+
+Status Engine::delete_field(std::string_view identity_field, std::string_view identity_value,
+                            std::string_view field) {
+  SHOAL_ASSIGN_OR_RETURN(auto id, lookup_identity(identity_field, identity_value));
+  if (!id) {
+    return make_error(ErrorCode::kNotFound, "no profile has " + std::string(identity_field) +
+                                                " = \"" + std::string(identity_value) + "\"");
+  }
+  SHOAL_ASSIGN_OR_RETURN(CachedProfile * cached, load_profile(*id));
+  if (!cached) return make_error(ErrorCode::kCorruption, "identity index points at a missing profile");
+  if (!cached->profile.erase_field(field)) {
+    return make_error(ErrorCode::kNotFound,
+                      "profile " + id->to_string() + " has no field '" + std::string(field) + "'");
+  }
+  touch(*cached);
+  mark_pending(*id, {std::string(field), "_modified"}, false);
+  return ok_status();
+}
+
+Status Engine::delete_profile(std::string_view identity_field, std::string_view identity_value) {
+  SHOAL_ASSIGN_OR_RETURN(auto id, lookup_identity(identity_field, identity_value));
+  if (!id) {
+    return make_error(ErrorCode::kNotFound, "no profile has " + std::string(identity_field) +
+                                                " = \"" + std::string(identity_value) + "\"");
+  }
+  SHOAL_ASSIGN_OR_RETURN(CachedProfile * cached, load_profile(*id));
+  if (!cached) return make_error(ErrorCode::kCorruption, "identity index points at a missing profile");
+  // Pending changes of this millisecond are discarded: the profile is gone at `now`.
+  model::Profile& p = cached->profile;
+  for (const model::Membership& m : p.memberships) {
+    emit(p, m.segment, TriggerEvent::kExit, TriggerReason::kDeleted, now_, m.entered_ms);
+  }
+  for (const model::Identity& identity : p.identities) {
+    for (const model::Value& v : identity.values.as_list()) {
+      set_identity(identity.field, v.as_string(), std::nullopt);
+    }
+  }
+  pending_.erase(p.id);
+  dirty_profiles_.erase(p.id.value);
+  if (cached->in_store) deleted_profiles_.insert(p.id.value);
+  if (cached->committed_timer != model::kNoTime) {
+    deleted_timer_keys_.push_back(
+        storage::timer_key(options_.partition, cached->committed_timer, p.id));
+  }
+  profiles_.erase(p.id.value);
+  ++counters_.profiles_deleted;
+  return ok_status();
+}
+
+Result<const model::Profile*> Engine::find_profile(std::string_view field, std::string_view value) {
+  SHOAL_ASSIGN_OR_RETURN(auto id, lookup_identity(field, value));
+  if (!id) return static_cast<const model::Profile*>(nullptr);
+  SHOAL_ASSIGN_OR_RETURN(CachedProfile * cached, load_profile(*id));
+  return cached ? &cached->profile : nullptr;
+}
+
+void Engine::emit(const model::Profile& profile, model::SegmentOrdinal ordinal,
+                  TriggerEvent event, TriggerReason reason, TimestampMs at,
+                  TimestampMs entered_ms) {
+  const segment::Segment* seg = catalog_.get(ordinal);
+  Trigger t;
+  t.sequence = next_trigger_seq_++;
+  t.ts = at;
+  t.profile = profile.id;
+  t.segment = ordinal;
+  t.segment_id = seg ? seg->id : std::to_string(ordinal.value);
+  t.slug = seg ? seg->alias : std::string();
+  t.event = event;
+  t.reason = reason;
+  t.entered_ms = entered_ms;
+  t.identities = profile.identities;
+  std::string basis = profile.id.to_string();
+  basis += '/';
+  basis += t.segment_id;
+  basis += '/';
+  basis += trigger_event_name(event);
+  basis += '/';
+  basis += std::to_string(at);
+  basis += '/';
+  basis += std::to_string(profile.change_counter);
+  t.id = hex_id128(basis);
+  ++counters_.triggers;
+  unreleased_.push_back(std::move(t));
+}
+
+void Engine::evaluate_profile(CachedProfile& cached, const PendingEval* pending, TimestampMs at) {
+  model::Profile& p = cached.profile;
+  std::vector<model::SegmentOrdinal> segments;
+  if (pending && pending->all) {
+    segments = catalog_.ordinals();
+  } else {
+    if (pending) {
+      for (const std::string& field : pending->fields) {
+        const auto& readers = catalog_.segments_reading(field);
+        segments.insert(segments.end(), readers.begin(), readers.end());
+      }
+    }
+    for (const model::SegmentTimer& timer : p.timers) {
+      if (timer.due <= at) segments.push_back(timer.segment);
+    }
+    segments.insert(segments.end(), pending_segments_.begin(), pending_segments_.end());
+    // Memberships of segments that no longer exist are dropped.
+    std::sort(segments.begin(), segments.end());
+    segments.erase(std::unique(segments.begin(), segments.end()), segments.end());
+  }
+  model::ProfileFieldSource source(p);
+  bool changed = false;
+  for (model::SegmentOrdinal ordinal : segments) {
+    const segment::Segment* seg = catalog_.get(ordinal);
+    if (!seg) {
+      p.set_timer(ordinal, model::kNoTime);
+      continue;
+    }
+    ++counters_.evaluations;
+    bool in = catalog_.evaluate(ordinal, source, at);
+    const model::Membership* was = p.membership(ordinal);
+    if (in && !was) {
+      ++p.change_counter;
+      p.set_membership(ordinal, at);
+      emit(p, ordinal, TriggerEvent::kEnter, TriggerReason::kEval, at, at);
+      changed = true;
+    } else if (!in && was) {
+      TimestampMs entered = was->entered_ms;
+      ++p.change_counter;
+      p.erase_membership(ordinal);
+      emit(p, ordinal, TriggerEvent::kExit, TriggerReason::kEval, at, entered);
+      changed = true;
+    }
+    TimestampMs before = model::kNoTime;
+    for (const model::SegmentTimer& t : p.timers) {
+      if (t.segment == ordinal) before = t.due;
+    }
+    TimestampMs next = seg->time_dependent ? catalog_.next_change(ordinal, source, at)
+                                           : model::kNoTime;
+    if (next != before) {
+      p.set_timer(ordinal, next);
+      changed = true;
+    }
+  }
+  if (changed) dirty_profiles_.insert(p.id.value);
+  schedule(cached);
+}
+
+void Engine::schedule(const CachedProfile& cached) {
+  TimestampMs next = cached.profile.next_timer();
+  if (next != model::kNoTime) timers_.emplace(next, cached.profile.id.value);
+}
+
+void Engine::close_millisecond() {
+  if (!millisecond_open_) return;
+  millisecond_open_ = false;
+  TimestampMs at = now_;
+  if (!pending_segments_.empty()) {
+    Status s = ensure_all_profiles_loaded();
+    (void)s;  // a read error leaves unloaded profiles unevaluated until they next change
+    for (auto& [id, cached] : profiles_) pending_.try_emplace(cached.profile.id);
+  }
+  // Timers due now are evaluated together with the changes of this millisecond.
+  while (!timers_.empty() && timers_.top().first <= at) {
+    auto [due, id] = timers_.top();
+    timers_.pop();
+    auto it = profiles_.find(id);
+    if (it == profiles_.end()) {
+      auto loaded = load_profile(model::ProfileId{id});
+      if (!loaded.ok() || !*loaded) continue;
+    }
+    pending_.try_emplace(model::ProfileId{id});
+  }
+  // Triggers already emitted in this millisecond (merges, deletions) are ordered with the rest.
+  std::size_t first = unreleased_.size();
+  while (first > 0 && unreleased_[first - 1].ts == at) --first;
+  std::map<model::ProfileId, PendingEval> batch;
+  batch.swap(pending_);
+  for (auto& [id, pending] : batch) {
+    auto it = profiles_.find(id.value);
+    if (it == profiles_.end()) continue;
+    evaluate_profile(it->second, &pending, at);
+  }
+  pending_segments_.clear();
+  order_triggers_from(first);
+}
+
+void Engine::order_triggers_from(std::size_t start) {
+  if (unreleased_.size() - start < 2) return;
+  std::uint64_t first_sequence = unreleased_[start].sequence;
+  std::stable_sort(unreleased_.begin() + static_cast<std::ptrdiff_t>(start), unreleased_.end(),
+                   [](const Trigger& a, const Trigger& b) {
+                     return std::tie(a.ts, a.profile, a.segment) <
+                            std::tie(b.ts, b.profile, b.segment);
+                   });
+  for (std::size_t i = start; i < unreleased_.size(); ++i) {
+    unreleased_[i].sequence = first_sequence + (i - start);
+  }
+}
+
+void Engine::fire_timers_before(TimestampMs limit) {
+  while (!timers_.empty() && timers_.top().first < limit) {
+    TimestampMs due = timers_.top().first;
+    std::vector<std::uint64_t> ids;
+    while (!timers_.empty() && timers_.top().first == due) {
+      ids.push_back(timers_.top().second);
+      timers_.pop();
+    }
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    std::size_t first = unreleased_.size();
+    for (std::uint64_t id : ids) {
+      auto loaded = load_profile(model::ProfileId{id});
+      if (!loaded.ok() || !*loaded) continue;
+      CachedProfile& cached = **loaded;
+      if (cached.profile.next_timer() != due) continue;  // stale entry
+      now_ = due;
+      evaluate_profile(cached, nullptr, due);
+    }
+    order_triggers_from(first);
+  }
+}
+
+Status Engine::commit(std::vector<Trigger>& released,
+                      const std::vector<std::pair<std::string, std::string>>& positions) {
+  storage::Batch batch;
+  std::string buffer;
+  for (std::uint64_t id : dirty_profiles_) {
+    auto it = profiles_.find(id);
+    if (it == profiles_.end()) continue;
+    CachedProfile& cached = it->second;
+    buffer.clear();
+    storage::encode_profile(cached.profile, buffer);
+    batch.put(storage::profile_key(options_.partition, cached.profile.id), buffer);
+    TimestampMs timer = cached.profile.next_timer();
+    if (timer != cached.committed_timer) {
+      if (cached.committed_timer != model::kNoTime) {
+        batch.erase(storage::timer_key(options_.partition, cached.committed_timer,
+                                       cached.profile.id));
+      }
+      if (timer != model::kNoTime) {
+        batch.put(storage::timer_key(options_.partition, timer, cached.profile.id), "");
+      }
+    }
+  }
+  for (std::uint64_t id : deleted_profiles_) {
+    batch.erase(storage::profile_key(options_.partition, model::ProfileId{id}));
+  }
+  for (const std::string& key : deleted_timer_keys_) batch.erase(key);
+  for (const auto& [key, id] : dirty_identities_) {
+    size_t zero = key.find('\0');
+    std::string store_key = storage::identity_key(options_.partition, key.substr(0, zero),
+                                                  key.substr(zero + 1));
+    if (id) {
+      std::string value;
+      put_u64(value, id->value);
+      batch.put(store_key, value);
+    } else {
+      batch.erase(store_key);
+    }
+  }
+  for (const auto& [ordinal, text] : dirty_segments_) {
+    batch.put(storage::segment_key(ordinal), text);
+  }
+  for (const auto& [stream, text] : dirty_mappings_) {
+    batch.put(storage::mapping_key(stream), text);
+  }
+  for (const Trigger& t : unreleased_) {
+    batch.put(storage::outbox_key(t.sequence), trigger_to_json(t));
+  }
+  for (const auto& [source, position] : positions) {
+    batch.put(storage::position_key(source), position);
+  }
+  std::string counters;
+  put_u64(counters, next_profile_id_);
+  put_u64(counters, next_seq_);
+  put_u64(counters, next_trigger_seq_);
+  batch.put(storage::meta_key(kMetaCounters), counters);
+  SHOAL_RETURN_IF_ERROR(store_.write(batch));
+  ++counters_.commits;
+
+  for (std::uint64_t id : dirty_profiles_) {
+    auto it = profiles_.find(id);
+    if (it == profiles_.end()) continue;
+    it->second.in_store = true;
+    it->second.committed_timer = it->second.profile.next_timer();
+  }
+  dirty_profiles_.clear();
+  deleted_profiles_.clear();
+  deleted_timer_keys_.clear();
+  dirty_identities_.clear();
+  dirty_segments_.clear();
+  dirty_mappings_.clear();
+  for (Trigger& t : unreleased_) released.push_back(std::move(t));
+  unreleased_.clear();
+  return ok_status();
+}
+
+Status Engine::acknowledge(const std::vector<std::uint64_t>& sequences) {
+  if (sequences.empty()) return ok_status();
+  storage::Batch batch;
+  for (std::uint64_t seq : sequences) batch.erase(storage::outbox_key(seq));
+  return store_.write(batch);
+}
+
+}  // namespace shoal::engine

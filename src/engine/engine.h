@@ -1,0 +1,202 @@
+#pragma once
+// Engine: event -> mapping -> identity -> profile -> segments -> triggers, for one node's
+// partitions, as a function of (state, input, now). The caller moves the clock (advance_to);
+// the engine never reads a clock itself. Changes are kept in memory and written by commit() in
+// one atomic RocksDB batch together with their triggers and input positions; triggers are
+// released to the caller only after that write. Single-threaded: one thread owns an Engine.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <queue>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/result.h"
+#include "mapping/mapping.h"
+#include "model/merge.h"
+#include "model/profile.h"
+#include "segment/catalog.h"
+#include "storage/codec.h"
+#include "storage/store.h"
+
+namespace shoal::engine {
+
+enum class TriggerEvent : std::uint8_t { kEnter, kExit };
+enum class TriggerReason : std::uint8_t { kEval, kMerged, kDeleted };
+
+std::string_view trigger_event_name(TriggerEvent event);
+std::string_view trigger_reason_name(TriggerReason reason);
+
+// One enter or exit of one profile in one segment.
+struct Trigger {
+  std::uint64_t sequence = 0;  // outbox order
+  TimestampMs ts = 0;
+  model::ProfileId profile;
+  model::SegmentOrdinal segment;
+  std::string segment_id;
+  std::string slug;
+  TriggerEvent event = TriggerEvent::kEnter;
+  TriggerReason reason = TriggerReason::kEval;
+  TimestampMs entered_ms = 0;  // when the profile entered (== ts for an enter)
+  std::vector<model::Identity> identities;  // the profile's identities at that moment
+  std::string id;  // stable: hash of (profile, segment id, event, ts, change counter)
+};
+
+// The trigger as one JSON line (replay's output format; also the outbox record).
+std::string trigger_to_json(const Trigger& trigger);
+
+struct IdentityLimit {
+  std::string field;
+  std::size_t max_values = 1;
+};
+
+struct EngineOptions {
+  model::MergeOptions merge;
+  std::vector<IdentityLimit> identity_limits;
+  storage::PartitionId partition = 0;
+};
+
+struct EngineCounters {
+  std::uint64_t events_in = 0;
+  std::uint64_t events_applied = 0;
+  std::uint64_t events_without_mapping = 0;
+  std::uint64_t events_where_rejected = 0;
+  std::uint64_t events_without_identity = 0;
+  std::uint64_t fields_dropped = 0;
+  std::uint64_t identities_dropped_by_limit = 0;
+  std::uint64_t profiles_created = 0;
+  std::uint64_t profiles_merged = 0;
+  std::uint64_t profiles_deleted = 0;
+  std::uint64_t triggers = 0;
+  std::uint64_t evaluations = 0;
+  std::uint64_t commits = 0;
+};
+
+// What happened to one event: applied (possibly with dropped fields), or why it was not.
+struct EventOutcome {
+  bool applied = false;
+  std::string reason;                       // when not applied
+  std::vector<std::string> warnings;        // dropped fields, identities dropped by a limit
+  model::ProfileId profile;                 // when applied
+};
+
+class Engine {
+ public:
+  Engine(storage::Store& store, EngineOptions options);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Loads segments, mappings, counters and pending timers from the store.
+  Status open();
+
+  // Registers or replaces the mapping of its stream (takes effect for the next event).
+  Result<const mapping::Mapping*> set_mapping(std::string_view text);
+  const mapping::Mapping* mapping_for(std::string_view stream) const;
+  std::vector<const mapping::Mapping*> mappings() const;
+
+  // Registers or replaces segments at the current instant; their members are evaluated when the
+  // current millisecond closes (so inputs of the same millisecond count).
+  segment::BatchResult register_segments(const std::vector<std::string>& texts);
+  const segment::Catalog& catalog() const { return catalog_; }
+
+  // Moves the clock forward to `now`: closes the open millisecond, then fires every timer due
+  // before `now` at its own instant. A `now` earlier than the current instant is clamped.
+  void advance_to(TimestampMs now);
+  // Closes the open millisecond: evaluates the profiles changed in it and timers due at it.
+  void close_millisecond();
+  TimestampMs now() const { return now_; }
+
+  // Applies one event of `stream` at the current instant. `event_ts` is the event's own time.
+  EventOutcome apply_event(std::string_view stream, const model::Value& data,
+                           TimestampMs event_ts);
+  // Removes one field from the profile that holds identity (field, value).
+  Status delete_field(std::string_view identity_field, std::string_view identity_value,
+                      std::string_view field);
+  // Deletes the profile that holds identity (field, value): it exits every segment (reason
+  // `deleted`) and its identities are freed.
+  Status delete_profile(std::string_view identity_field, std::string_view identity_value);
+
+  // The profile holding identity (field, value), or nullptr.
+  Result<const model::Profile*> find_profile(std::string_view field, std::string_view value);
+
+  // Writes every change since the last commit, the triggers they produced and `positions`
+  // (source -> position bytes) in one atomic batch; then appends those triggers to `released`.
+  Status commit(std::vector<Trigger>& released,
+                const std::vector<std::pair<std::string, std::string>>& positions = {});
+  // Deletes delivered triggers from the outbox (by sequence).
+  Status acknowledge(const std::vector<std::uint64_t>& sequences);
+
+  const EngineCounters& counters() const { return counters_; }
+  std::size_t cached_profiles() const { return profiles_.size(); }
+
+ private:
+  struct CachedProfile {
+    model::Profile profile;
+    TimestampMs committed_timer = model::kNoTime;  // the timer key in the store
+    bool in_store = false;
+  };
+  // What must be re-evaluated for a profile when the millisecond closes.
+  struct PendingEval {
+    bool all = false;
+    std::vector<std::string> fields;
+  };
+
+  Result<CachedProfile*> load_profile(model::ProfileId id);
+  Result<std::optional<model::ProfileId>> lookup_identity(std::string_view field,
+                                                          std::string_view value);
+  Status ensure_all_profiles_loaded();
+  CachedProfile& create_profile();
+  void merge_into(CachedProfile& survivor, CachedProfile& absorbed);
+  void mark_pending(model::ProfileId id, const std::vector<std::string>& fields, bool all);
+  void evaluate_profile(CachedProfile& cached, const PendingEval* pending, TimestampMs at);
+  void emit(const model::Profile& profile, model::SegmentOrdinal ordinal, TriggerEvent event,
+            TriggerReason reason, TimestampMs at, TimestampMs entered_ms);
+  void fire_timers_before(TimestampMs limit);
+  // Orders the triggers emitted since index `start` by (ts, profile creation, segment
+  // registration) and renumbers their sequences in that order.
+  void order_triggers_from(std::size_t start);
+  void schedule(const CachedProfile& cached);
+  void set_identity(std::string_view field, std::string_view value,
+                    std::optional<model::ProfileId> id);
+  void touch(CachedProfile& cached);
+
+  storage::Store& store_;
+  EngineOptions options_;
+  segment::Catalog catalog_;
+  std::map<std::string, std::unique_ptr<mapping::Mapping>, std::less<>> mappings_;
+  mapping::MappedEvent mapped_;  // reused per event
+
+  TimestampMs now_ = INT64_MIN;
+  bool millisecond_open_ = false;
+  std::uint64_t next_profile_id_ = 1;
+  std::uint64_t next_seq_ = 1;
+  std::uint64_t next_trigger_seq_ = 1;
+
+  std::unordered_map<std::uint64_t, CachedProfile> profiles_;
+  // Identity index cache: "field\0value" -> profile id (nullopt = known absent, pending delete).
+  std::unordered_map<std::string, std::optional<model::ProfileId>> identities_;
+  std::map<model::ProfileId, PendingEval> pending_;  // ordered: evaluation order = creation order
+  std::vector<model::SegmentOrdinal> pending_segments_;  // registered this millisecond
+
+  using TimerEntry = std::pair<TimestampMs, std::uint64_t>;  // (due, profile id)
+  std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;
+
+  // Uncommitted changes.
+  std::unordered_set<std::uint64_t> dirty_profiles_;
+  std::unordered_set<std::uint64_t> deleted_profiles_;
+  std::vector<std::string> deleted_timer_keys_;
+  std::unordered_map<std::string, std::optional<model::ProfileId>> dirty_identities_;
+  std::vector<std::pair<model::SegmentOrdinal, std::string>> dirty_segments_;
+  std::vector<std::pair<std::string, std::string>> dirty_mappings_;
+  std::vector<Trigger> unreleased_;
+
+  EngineCounters counters_;
+};
+
+}  // namespace shoal::engine

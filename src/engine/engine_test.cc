@@ -1,0 +1,173 @@
+#include "engine/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "model/json.h"
+
+namespace shoal::engine {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr TimestampMs kT = 1700000000000;
+constexpr TimestampMs kDay = 86400000;
+constexpr const char* kMapping =
+    "SELECT user_id, plan, _ts AS last_seen KIND date FROM events INTO user BY user_id";
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("shoal_engine_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::unique_ptr<storage::Store> open_store() {
+    auto store = storage::Store::open(dir_.string(), {});
+    EXPECT_TRUE(store.ok()) << store.error().message;
+    return std::move(store).value();
+  }
+
+  model::Value event(std::string_view json) {
+    model::JsonParser parser;
+    return *parser.parse(json);
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(EngineTest, TimersAndMembershipSurviveARestart) {
+  {
+    auto store = open_store();
+    Engine engine(*store, {});
+    ASSERT_TRUE(engine.open().ok());
+    ASSERT_TRUE(engine.set_mapping(kMapping).ok());
+    engine.advance_to(kT);
+    auto batch = engine.register_segments({"FILTER last_seen > \"now-7d\" ALIAS active"});
+    ASSERT_TRUE(batch.outcomes[0].result.ok());
+    ASSERT_TRUE(engine.apply_event("events", event(R"({"user_id":"u1"})"), kT).applied);
+    engine.close_millisecond();
+    std::vector<Trigger> released;
+    ASSERT_TRUE(engine.commit(released).ok());
+    ASSERT_EQ(released.size(), 1u);
+    EXPECT_EQ(released[0].event, TriggerEvent::kEnter);
+  }
+  auto store = open_store();
+  Engine engine(*store, {});
+  ASSERT_TRUE(engine.open().ok());
+  auto profile = engine.find_profile("user_id", "u1");
+  ASSERT_TRUE(profile.ok());
+  ASSERT_NE(*profile, nullptr);
+  EXPECT_EQ((*profile)->memberships.size(), 1u);
+  engine.advance_to(kT + 8 * kDay);
+  std::vector<Trigger> released;
+  ASSERT_TRUE(engine.commit(released).ok());
+  ASSERT_EQ(released.size(), 1u);
+  EXPECT_EQ(released[0].event, TriggerEvent::kExit);
+  EXPECT_EQ(released[0].ts, kT + 7 * kDay);
+  EXPECT_EQ(released[0].slug, "active");
+}
+
+TEST_F(EngineTest, NothingIsReleasedOrKeptWithoutACommit) {
+  {
+    auto store = open_store();
+    Engine engine(*store, {});
+    ASSERT_TRUE(engine.open().ok());
+    ASSERT_TRUE(engine.set_mapping(kMapping).ok());
+    std::vector<Trigger> released;
+    ASSERT_TRUE(engine.commit(released).ok());  // the mapping is durable
+    engine.advance_to(kT);
+    engine.register_segments({"FILTER * ALIAS all"});
+    ASSERT_TRUE(engine.apply_event("events", event(R"({"user_id":"u1"})"), kT).applied);
+    engine.close_millisecond();
+    // Destroyed without commit: as if the process died here.
+  }
+  auto store = open_store();
+  Engine engine(*store, {});
+  ASSERT_TRUE(engine.open().ok());
+  EXPECT_NE(engine.mapping_for("events"), nullptr);
+  EXPECT_EQ(engine.catalog().find("all"), nullptr);
+  auto profile = engine.find_profile("user_id", "u1");
+  ASSERT_TRUE(profile.ok());
+  EXPECT_EQ(*profile, nullptr);
+}
+
+TEST_F(EngineTest, CommittedTriggersStayInTheOutboxUntilAcknowledged) {
+  auto store = open_store();
+  Engine engine(*store, {});
+  ASSERT_TRUE(engine.open().ok());
+  ASSERT_TRUE(engine.set_mapping(kMapping).ok());
+  engine.advance_to(kT);
+  engine.register_segments({"FILTER * ALIAS all"});
+  engine.apply_event("events", event(R"({"user_id":"u1"})"), kT);
+  engine.apply_event("events", event(R"({"user_id":"u2"})"), kT);
+  engine.close_millisecond();
+  std::vector<Trigger> released;
+  ASSERT_TRUE(engine.commit(released).ok());
+  ASSERT_EQ(released.size(), 2u);
+  EXPECT_NE(released[0].id, released[1].id);
+  auto count_outbox = [&] {
+    int n = 0;
+    EXPECT_TRUE(store->scan("O", [&](std::string_view, std::string_view) {
+      ++n;
+      return true;
+    }).ok());
+    return n;
+  };
+  EXPECT_EQ(count_outbox(), 2);
+  ASSERT_TRUE(engine.acknowledge({released[0].sequence}).ok());
+  EXPECT_EQ(count_outbox(), 1);
+}
+
+TEST_F(EngineTest, EventsWithoutMappingOrIdentityAreCountedNotApplied) {
+  auto store = open_store();
+  Engine engine(*store, {});
+  ASSERT_TRUE(engine.open().ok());
+  ASSERT_TRUE(engine.set_mapping(kMapping).ok());
+  engine.advance_to(kT);
+  EventOutcome no_mapping = engine.apply_event("clicks", event(R"({"user_id":"u1"})"), kT);
+  EXPECT_FALSE(no_mapping.applied);
+  EXPECT_EQ(no_mapping.reason, "no mapping for stream 'clicks'");
+  EventOutcome no_identity = engine.apply_event("events", event(R"({"plan":"x"})"), kT);
+  EXPECT_FALSE(no_identity.applied);
+  EXPECT_EQ(no_identity.reason, "event has none of the identities (user_id)");
+  EXPECT_EQ(engine.counters().events_without_mapping, 1u);
+  EXPECT_EQ(engine.counters().events_without_identity, 1u);
+  EXPECT_EQ(engine.counters().events_applied, 0u);
+}
+
+TEST_F(EngineTest, DeletingAnUnknownProfileSaysWhichIdentityWasMissing) {
+  auto store = open_store();
+  Engine engine(*store, {});
+  ASSERT_TRUE(engine.open().ok());
+  Status s = engine.delete_profile("user_id", "nobody");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(s.error().message, "no profile has user_id = \"nobody\"");
+}
+
+TEST_F(EngineTest, ProfileWritesAreBatchedOncePerCommit) {
+  auto store = open_store();
+  Engine engine(*store, {});
+  ASSERT_TRUE(engine.open().ok());
+  ASSERT_TRUE(engine.set_mapping(kMapping).ok());
+  for (int i = 0; i < 100; ++i) {
+    engine.advance_to(kT + i);
+    engine.apply_event("events", event(R"({"user_id":"u1","plan":"p"})"), kT + i);
+  }
+  engine.close_millisecond();
+  std::vector<Trigger> released;
+  ASSERT_TRUE(engine.commit(released).ok());
+  EXPECT_EQ(engine.counters().commits, 1u);
+  auto profile = engine.find_profile("user_id", "u1");
+  ASSERT_TRUE(profile.ok() && *profile);
+  EXPECT_EQ((*profile)->modified_ms, kT + 99);
+  EXPECT_EQ((*profile)->created_ms, kT);
+}
+
+}  // namespace
+}  // namespace shoal::engine
