@@ -326,8 +326,9 @@ std::string pattern_of(const Expr& e) {
 
 bool any_equal(const Value& left, const Value& right) {
   if (left.is_map()) {
-    for (const auto& [key, unused] : left.as_map()) {
-      bool hit = any_element(right, [&](const Value& r) {
+    for (const auto& entry : left.as_map()) {
+      const std::string& key = entry.first;
+      bool hit = any_element(right, [&key](const Value& r) {
         return r.is_string() && r.as_string() == key;
       });
       if (hit) return true;
