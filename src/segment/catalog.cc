@@ -227,7 +227,7 @@ Result<std::vector<model::SegmentOrdinal>> Catalog::remove(std::string_view alia
 }
 
 const Segment* Catalog::find(std::string_view alias) const {
-  auto it = by_alias_.find(std::string(alias));
+  auto it = by_alias_.find(alias);
   return it == by_alias_.end() ? nullptr : get(model::SegmentOrdinal{it->second});
 }
 
@@ -245,7 +245,7 @@ std::vector<model::SegmentOrdinal> Catalog::ordinals() const {
 
 const std::vector<model::SegmentOrdinal>& Catalog::segments_reading(std::string_view field) const {
   static const std::vector<model::SegmentOrdinal> kNone;
-  auto it = by_field_.find(std::string(field));
+  auto it = by_field_.find(field);
   return it == by_field_.end() ? kNone : it->second;
 }
 

@@ -2,6 +2,7 @@
 // Catalog: the registered segments of one engine. Resolves INCLUDE (unknown aliases and cycles
 // are rejected at registration), keeps the field -> segments index, evaluates segments and
 // computes their next time-driven change. Not thread-safe; owned by the engine's partition.
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -33,6 +34,12 @@ struct RegisterOutcome {
 struct BatchResult {
   std::vector<RegisterOutcome> outcomes;        // one per input, in input order
   std::vector<model::SegmentOrdinal> changed;  // new, replaced, and their includers; ascending
+};
+
+// Lets unordered_map<std::string, ...> be searched with a string_view without allocating.
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
 };
 
 class Catalog final : private IncludeResolver {
@@ -79,8 +86,9 @@ class Catalog final : private IncludeResolver {
   void rebuild();
 
   std::map<std::uint32_t, Segment> segments_;  // by ordinal
-  std::unordered_map<std::string, std::uint32_t> by_alias_;
-  std::unordered_map<std::string, std::vector<model::SegmentOrdinal>> by_field_;
+  std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> by_alias_;
+  std::unordered_map<std::string, std::vector<model::SegmentOrdinal>, StringHash, std::equal_to<>>
+      by_field_;
   std::vector<model::SegmentOrdinal> time_dependent_;
   std::uint32_t next_ordinal_ = 1;
 };
