@@ -24,6 +24,12 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+std::string upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
 std::optional<Aggregate> aggregate_from_name(std::string_view name) {
   std::string n = lower(name);
   if (n == "set") return Aggregate::kSet;
@@ -287,8 +293,9 @@ class Parser {
         SHOAL_ASSIGN_OR_RETURN(column.expr, segment::parse_expression(tokens_, pos_));
       }
       if (peek().kind != TokenKind::kRightParen) {
-        return segment::error_at(peek(), "expected ')' to close " + lower(start.text) +
-                                             "(, found " + segment::describe_token(peek()));
+        return segment::error_at(peek(), "expected ')' after the argument of " +
+                                             lower(start.text) + ", found " +
+                                             segment::describe_token(peek()));
       }
       ++pos_;
     } else {
@@ -310,7 +317,7 @@ class Parser {
     while (true) {
       const Token& t = peek();
       auto once = [&](bool seen) -> Status {
-        if (seen) return segment::error_at(t, "duplicate " + lower(t.text) + " clause in a column");
+        if (seen) return segment::error_at(t, "duplicate " + upper(t.text) + " clause in a column");
         return ok_status();
       };
       if (is_keyword(t, "AS")) {
@@ -350,7 +357,7 @@ class Parser {
         (is_short ? seen_short : seen_long) = true;
         ++pos_;
         if (peek().kind != TokenKind::kString) {
-          return segment::error_at(peek(), "expected a \"string\" after " + lower(t.text) +
+          return segment::error_at(peek(), "expected a \"string\" after " + upper(t.text) +
                                                ", found " + segment::describe_token(peek()));
         }
         (is_short ? column.shortdesc : column.longdesc) = peek().text;
