@@ -91,19 +91,22 @@ class JsonWriter {
   }
   void write_string(std::string_view value) {
     out_.push_back('"');
-    for (char c : value) {
-      const auto u = static_cast<unsigned char>(c);
-      if (c == '"' || c == '\\') {
+    std::size_t run = 0;  // start of the bytes not yet copied
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      const auto u = static_cast<unsigned char>(value[i]);
+      if (u >= 0x20 && u != '"' && u != '\\') continue;
+      out_.append(value.data() + run, i - run);
+      run = i + 1;
+      if (u == '"' || u == '\\') {
         out_.push_back('\\');
-        out_.push_back(c);
-      } else if (u < 0x20) {
+        out_.push_back(static_cast<char>(u));
+      } else {
         char escaped[8];
         std::snprintf(escaped, sizeof(escaped), "\\u%04x", u);
         out_.append(escaped);
-      } else {
-        out_.push_back(c);
       }
     }
+    out_.append(value.data() + run, value.size() - run);
     out_.push_back('"');
   }
 
@@ -149,6 +152,8 @@ std::string_view shard_filter_type_name(ShardFilterType type) {
 class ResponseReader {
  public:
   explicit ResponseReader(std::string_view op) : op_(op) {}
+  ResponseReader(const ResponseReader&) = delete;
+  ResponseReader& operator=(const ResponseReader&) = delete;
 
   Error malformed(std::string_view what) const {
     return make_error(ErrorCode::kCorruption,
@@ -157,7 +162,11 @@ class ResponseReader {
 
   Result<const json::object*> parse(std::string_view body, json::value& storage) const {
     boost::system::error_code ec;
-    storage = json::parse(body, ec);
+    // One arena per response instead of an allocation per key and value. The previous page's
+    // value (if any) is gone by now: every caller parses into a fresh `storage`.
+    storage = json::value();
+    arena_.release();
+    storage = json::parse(body, ec, json::storage_ptr(&arena_));
     if (ec) {
       return malformed("the body is not JSON (" + ec.message() + "); it starts " +
                        excerpt(body));
@@ -262,6 +271,7 @@ class ResponseReader {
 
  private:
   std::string_view op_;
+  mutable json::monotonic_resource arena_{16 * 1024};
 };
 
 bool is_json_content_type(std::string_view value) {
