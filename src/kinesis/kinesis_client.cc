@@ -160,19 +160,21 @@ class ResponseReader {
                       "Kinesis " + std::string(op_) + ": malformed response: " + std::string(what));
   }
 
-  Result<const json::object*> parse(std::string_view body, json::value& storage) const {
+  // Parses `body` into the reader's arena; the result lives until the next parse() or the
+  // reader's end. Rationale: one arena per response instead of an allocation per key and value,
+  // and the value is built in place (assigning a parsed value to one with other storage would
+  // copy the whole tree).
+  Result<const json::object*> parse(std::string_view body) {
     boost::system::error_code ec;
-    // One arena per response instead of an allocation per key and value. The previous page's
-    // value (if any) is gone by now: every caller parses into a fresh `storage`.
-    storage = json::value();
+    value_ = nullptr;  // drops the previous page, which lives in the arena
     arena_.release();
-    storage = json::parse(body, ec, json::storage_ptr(&arena_));
+    value_ = json::parse(body, ec, json::storage_ptr(&arena_));
     if (ec) {
       return malformed("the body is not JSON (" + ec.message() + "); it starts " +
                        excerpt(body));
     }
-    if (!storage.is_object()) return malformed("the body is not a JSON object");
-    return &storage.get_object();
+    if (!value_.is_object()) return malformed("the body is not a JSON object");
+    return &value_.get_object();
   }
 
   Result<std::string> string(const json::object& obj, std::string_view key, bool required) const {
@@ -271,7 +273,8 @@ class ResponseReader {
 
  private:
   std::string_view op_;
-  mutable json::monotonic_resource arena_{16 * 1024};
+  json::monotonic_resource arena_{16 * 1024};
+  json::value value_ = json::value(json::storage_ptr(&arena_));
 };
 
 bool is_json_content_type(std::string_view value) {
@@ -521,8 +524,7 @@ Result<std::vector<std::string>> KinesisClient::list_streams() {
     }
     w.end_object();
     SHOAL_ASSIGN_OR_RETURN(std::string body, call(kOp, w.take()));
-    json::value storage;
-    SHOAL_ASSIGN_OR_RETURN(const json::object* obj, r.parse(body, storage));
+    SHOAL_ASSIGN_OR_RETURN(const json::object* obj, r.parse(body));
     SHOAL_ASSIGN_OR_RETURN(const json::array* stream_names, r.array(*obj, "StreamNames", true));
     for (const json::value& v : *stream_names) {
       if (!v.is_string()) return r.malformed("'StreamNames' holds a non-string");
@@ -576,8 +578,7 @@ Result<std::vector<Shard>> KinesisClient::list_shards(const ListShardsRequest& r
     }
     w.end_object();
     SHOAL_ASSIGN_OR_RETURN(std::string body, call(kOp, w.take()));
-    json::value storage;
-    SHOAL_ASSIGN_OR_RETURN(const json::object* obj, r.parse(body, storage));
+    SHOAL_ASSIGN_OR_RETURN(const json::object* obj, r.parse(body));
     SHOAL_ASSIGN_OR_RETURN(const json::array* page_shards, r.array(*obj, "Shards", true));
     for (const json::value& v : *page_shards) {
       SHOAL_ASSIGN_OR_RETURN(Shard shard, read_shard(r, v));
@@ -596,8 +597,7 @@ Result<StreamSummary> KinesisClient::describe_stream_summary(const StreamRef& st
   w.begin_object().stream(stream).end_object();
   SHOAL_ASSIGN_OR_RETURN(std::string body, call(kOp, w.take()));
   ResponseReader r(kOp);
-  json::value storage;
-  SHOAL_ASSIGN_OR_RETURN(const json::object* obj, r.parse(body, storage));
+  SHOAL_ASSIGN_OR_RETURN(const json::object* obj, r.parse(body));
   SHOAL_ASSIGN_OR_RETURN(const json::object* d, r.member_object(*obj, "StreamDescriptionSummary"));
   StreamSummary s;
   SHOAL_ASSIGN_OR_RETURN(s.stream_name, r.string(*d, "StreamName", true));
@@ -637,8 +637,7 @@ Result<std::string> KinesisClient::get_shard_iterator(const GetShardIteratorRequ
   w.end_object();
   SHOAL_ASSIGN_OR_RETURN(std::string body, call(kOp, w.take()));
   ResponseReader r(kOp);
-  json::value storage;
-  SHOAL_ASSIGN_OR_RETURN(const json::object* obj, r.parse(body, storage));
+  SHOAL_ASSIGN_OR_RETURN(const json::object* obj, r.parse(body));
   return r.string(*obj, "ShardIterator", true);
 }
 
@@ -658,8 +657,7 @@ Result<GetRecordsResult> KinesisClient::get_records(std::string_view shard_itera
   w.end_object();
   SHOAL_ASSIGN_OR_RETURN(std::string body, call(kOp, w.take()));
   ResponseReader r(kOp);
-  json::value storage;
-  SHOAL_ASSIGN_OR_RETURN(const json::object* obj, r.parse(body, storage));
+  SHOAL_ASSIGN_OR_RETURN(const json::object* obj, r.parse(body));
   GetRecordsResult result;
   SHOAL_ASSIGN_OR_RETURN(const json::array* records, r.array(*obj, "Records", true));
   result.records.reserve(records->size());
@@ -720,8 +718,7 @@ Result<PutRecordResult> KinesisClient::put_record(const PutRecordRequest& reques
   w.end_object();
   SHOAL_ASSIGN_OR_RETURN(std::string body, call(kOp, w.take()));
   ResponseReader r(kOp);
-  json::value storage;
-  SHOAL_ASSIGN_OR_RETURN(const json::object* obj, r.parse(body, storage));
+  SHOAL_ASSIGN_OR_RETURN(const json::object* obj, r.parse(body));
   PutRecordResult result;
   SHOAL_ASSIGN_OR_RETURN(result.shard_id, r.string(*obj, "ShardId", true));
   SHOAL_ASSIGN_OR_RETURN(result.sequence_number, r.sequence_number(*obj, "SequenceNumber", true));
@@ -757,8 +754,7 @@ Result<PutRecordsResult> KinesisClient::put_records(const StreamRef& stream,
   SHOAL_ASSIGN_OR_RETURN(std::string body, call(kOp, w.take()));
 
   ResponseReader r(kOp);
-  json::value storage;
-  SHOAL_ASSIGN_OR_RETURN(const json::object* obj, r.parse(body, storage));
+  SHOAL_ASSIGN_OR_RETURN(const json::object* obj, r.parse(body));
   PutRecordsResult result;
   SHOAL_ASSIGN_OR_RETURN(result.failed_record_count, r.integer(*obj, "FailedRecordCount", false));
   SHOAL_ASSIGN_OR_RETURN(result.encryption_type, r.string(*obj, "EncryptionType", false));
