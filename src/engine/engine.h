@@ -135,6 +135,9 @@ class Engine {
   const EngineCounters& counters() const { return counters_; }
   std::size_t cached_profiles() const { return profiles_.size(); }
 
+  // --- queries and operations for the server (implemented in engine_queries.cc) ---
+  // --- end of server section ---
+
  private:
   struct CachedProfile {
     model::Profile profile;

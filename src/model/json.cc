@@ -17,6 +17,8 @@ struct JsonParser::Impl {
 
 namespace {
 
+Error bad_value() { return make_error(ErrorCode::kInvalidArgument, "malformed JSON value"); }
+
 Result<Value> convert(simdjson::dom::element element, std::size_t depth, std::size_t max_depth) {
   if (depth > max_depth) {
     return make_error(ErrorCode::kInvalidArgument,
@@ -24,25 +26,53 @@ Result<Value> convert(simdjson::dom::element element, std::size_t depth, std::si
   }
   switch (element.type()) {
     case simdjson::dom::element_type::NULL_VALUE: return Value();
-    case simdjson::dom::element_type::BOOL: return Value(bool(element.get_bool().value()));
-    case simdjson::dom::element_type::INT64:
-      return Value(static_cast<std::int64_t>(element.get_int64().value()));
-    case simdjson::dom::element_type::UINT64:
-      return Value(static_cast<double>(element.get_uint64().value()));
-    case simdjson::dom::element_type::DOUBLE: return Value(element.get_double().value());
-    case simdjson::dom::element_type::STRING:
-      return Value(std::string(element.get_string().value()));
+    case simdjson::dom::element_type::BOOL: {
+      bool b = false;
+      if (element.get(b) != simdjson::SUCCESS) return bad_value();
+      return Value(b);
+    }
+    case simdjson::dom::element_type::INT64: {
+      std::int64_t v = 0;
+      if (element.get(v) != simdjson::SUCCESS) return bad_value();
+      return Value(v);
+    }
+    case simdjson::dom::element_type::UINT64: {
+      std::uint64_t v = 0;
+      if (element.get(v) != simdjson::SUCCESS) return bad_value();
+      return Value(static_cast<double>(v));
+    }
+    case simdjson::dom::element_type::DOUBLE: {
+      double v = 0;
+      if (element.get(v) != simdjson::SUCCESS) return bad_value();
+      return Value(v);
+    }
+    case simdjson::dom::element_type::STRING: {
+      std::string_view v;
+      if (element.get(v) != simdjson::SUCCESS) return bad_value();
+      return Value(std::string(v));
+    }
     case simdjson::dom::element_type::ARRAY: {
+      // Named locals, not temporaries: simdjson's iterators point into the array object.
+      simdjson::dom::array array;
+      if (element.get_array().get(array) != simdjson::SUCCESS) {
+        return make_error(ErrorCode::kInvalidArgument, "malformed JSON array");
+      }
       ValueList list;
-      for (simdjson::dom::element child : element.get_array().value()) {
+      list.reserve(array.size());
+      for (simdjson::dom::element child : array) {
         SHOAL_ASSIGN_OR_RETURN(Value v, convert(child, depth + 1, max_depth));
         list.push_back(std::move(v));
       }
       return Value(std::move(list));
     }
     case simdjson::dom::element_type::OBJECT: {
+      simdjson::dom::object object;
+      if (element.get_object().get(object) != simdjson::SUCCESS) {
+        return make_error(ErrorCode::kInvalidArgument, "malformed JSON object");
+      }
       ValueMap map;
-      for (auto field : element.get_object().value()) {
+      map.reserve(object.size());
+      for (simdjson::dom::key_value_pair field : object) {
         SHOAL_ASSIGN_OR_RETURN(Value v, convert(field.value, depth + 1, max_depth));
         map.emplace_back(std::string(field.key), std::move(v));
       }
@@ -70,16 +100,17 @@ Result<Value> JsonParser::parse(std::string_view text) {
                       "JSON document of " + std::to_string(text.size()) + " bytes exceeds the " +
                           std::to_string(limits_.max_bytes) + "-byte limit");
   }
-  auto result = impl_->parser.parse(text.data(), text.size(), true);
-  if (result.error()) {
-    if (result.error() == simdjson::DEPTH_ERROR) {
+  simdjson::dom::element root;
+  simdjson::error_code error = impl_->parser.parse(text.data(), text.size(), true).get(root);
+  if (error) {
+    if (error == simdjson::DEPTH_ERROR) {
       return make_error(ErrorCode::kInvalidArgument,
                         "JSON nests deeper than " + std::to_string(limits_.max_depth) + " levels");
     }
     return make_error(ErrorCode::kInvalidArgument,
-                      std::string("malformed JSON: ") + simdjson::error_message(result.error()));
+                      std::string("malformed JSON: ") + simdjson::error_message(error));
   }
-  return convert(result.value(), 0, limits_.max_depth);
+  return convert(root, 0, limits_.max_depth);
 }
 
 void write_json_string(std::string_view text, std::string& out) {

@@ -1,0 +1,302 @@
+#include "bench/engine_bench.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+#include "model/json.h"
+#include "storage/store.h"
+
+namespace shoal::bench {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  std::size_t profiles = 1'000'000;
+  std::size_t events = 10'000'000;
+  std::size_t segments = 100;
+  double zipf = 1.1;
+  int commit_ms = 20;
+  std::uint64_t seed = 42;
+  std::string data_dir;
+  bool sync = false;
+  double max_seconds = 600;
+};
+
+bool parse_options(int argc, char** argv, Options& o) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&](const char* name) -> const char* {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "%s needs a value\n", name);
+        return nullptr;
+      }
+      return argv[++i];
+    };
+    const char* v = nullptr;
+    if (a == "--help" || a == "-h") {
+      std::printf(
+          "shoal bench engine [--profiles N] [--events N] [--segments N] [--zipf S] "
+          "[--commit-ms MS] [--seed N] [--data-dir DIR] [--sync] [--max-seconds S]\n");
+      return false;
+    } else if (a == "--sync") {
+      o.sync = true;
+    } else if ((a == "--profiles") && (v = next("--profiles"))) {
+      o.profiles = std::stoull(v);
+    } else if ((a == "--events") && (v = next("--events"))) {
+      o.events = std::stoull(v);
+    } else if ((a == "--segments") && (v = next("--segments"))) {
+      o.segments = std::stoull(v);
+    } else if ((a == "--zipf") && (v = next("--zipf"))) {
+      o.zipf = std::stod(v);
+    } else if ((a == "--commit-ms") && (v = next("--commit-ms"))) {
+      o.commit_ms = std::stoi(v);
+    } else if ((a == "--seed") && (v = next("--seed"))) {
+      o.seed = std::stoull(v);
+    } else if ((a == "--data-dir") && (v = next("--data-dir"))) {
+      o.data_dir = v;
+    } else if ((a == "--max-seconds") && (v = next("--max-seconds"))) {
+      o.max_seconds = std::stod(v);
+    } else {
+      std::fprintf(stderr, "unknown option %s (see --help)\n", a.c_str());
+      return false;
+    }
+  }
+  return o.profiles > 0 && o.events > 0;
+}
+
+// Zipf over ranks 1..n by inverting a precomputed CDF (n doubles).
+class Zipf {
+ public:
+  Zipf(std::size_t n, double s) : cdf_(n) {
+    double sum = 0;
+    for (std::size_t k = 0; k < n; ++k) {
+      sum += 1.0 / std::pow(static_cast<double>(k + 1), s);
+      cdf_[k] = sum;
+    }
+    for (double& c : cdf_) c /= sum;
+  }
+  std::size_t sample(std::mt19937_64& rng) {
+    double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+    return static_cast<std::size_t>(std::lower_bound(cdf_.begin(), cdf_.end(), u) - cdf_.begin());
+  }
+
+ private:
+  std::vector<double> cdf_;
+};
+
+const char* kMapping =
+    "SELECT user_id, email(email) AS email, plan, country, toint(age) AS age KIND int, "
+    "_ts AS last_seen KIND date, _ts AS first_seen KIND date MERGEOP oldest, "
+    "append(_ts) AS purchases IF event == \"purchase\", count(*) AS visits, "
+    "sum(amount) AS revenue, set(event) AS events_seen "
+    "FROM events INTO user BY user_id OR email";
+
+// A realistic mix: attribute tests, date windows, countsince windows, INCLUDEs.
+std::vector<std::string> make_segments(std::size_t n) {
+  static const char* kPlans[] = {"free", "basic", "pro", "team"};
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::string alias = "s" + std::to_string(i);
+    std::string body;
+    switch (i % 10) {
+      case 0: body = "plan == \"" + std::string(kPlans[i % 4]) + "\""; break;
+      case 1: body = "AND(age >= " + std::to_string(18 + i % 30) + ", country IN (\"US\", \"DE\", \"FR\"))"; break;
+      case 2: body = "visits >= " + std::to_string(2 + i % 20); break;
+      case 3: body = "last_seen > \"now-" + std::to_string(1 + i % 14) + "d\""; break;
+      case 4: body = "countsince(purchases, \"now-" + std::to_string(1 + i % 30) + "d\") >= " + std::to_string(1 + i % 4); break;
+      case 5: body = "first_seen <= \"now-" + std::to_string(1 + i % 20) + "d\""; break;
+      case 6: body = "AND(revenue > " + std::to_string(50 + i) + ", EXISTS email)"; break;
+      case 7: body = "events_seen INTERSECTS (\"purchase\", \"signup\")"; break;
+      case 8:
+        body = i >= 10 ? "AND(INCLUDE s" + std::to_string(i - 5) + ", INCLUDE s" + std::to_string(i - 6) + ")"
+                       : "domain(email) == \"example.com\"";
+        break;
+      default:
+        body = i >= 10 ? "OR(INCLUDE s" + std::to_string(i - 6) + ", plan == \"pro\")"
+                       : "NOT country == \"US\"";
+        break;
+    }
+    out.push_back("FILTER " + body + " ALIAS " + alias);
+  }
+  return out;
+}
+
+long peak_rss_kb() {
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+
+double thread_cpu_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + ts.tv_nsec / 1e9;
+}
+
+std::uint64_t dir_bytes(const fs::path& dir) {
+  std::uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& e : fs::recursive_directory_iterator(dir, ec)) {
+    if (e.is_regular_file(ec)) total += e.file_size(ec);
+  }
+  return total;
+}
+
+}  // namespace
+
+int run_engine_bench(int argc, char** argv) {
+  Options o;
+  if (!parse_options(argc, argv, o)) return 2;
+  fs::path dir = o.data_dir.empty()
+                     ? fs::temp_directory_path() / ("shoal-bench-engine-" + std::to_string(::getpid()))
+                     : fs::path(o.data_dir);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  auto store = storage::Store::open(dir.string(), storage::StoreOptions{.sync_writes = o.sync});
+  if (!store.ok()) {
+    std::fprintf(stderr, "%s\n", store.error().message.c_str());
+    return 1;
+  }
+  engine::Engine engine(**store, {});
+  if (auto s = engine.open(); !s.ok()) {
+    std::fprintf(stderr, "%s\n", s.error().message.c_str());
+    return 1;
+  }
+  if (auto m = engine.set_mapping(kMapping); !m.ok()) {
+    std::fprintf(stderr, "mapping: %s\n", m.error().message.c_str());
+    return 1;
+  }
+  const TimestampMs start_ts = 1'700'000'000'000;
+  engine.advance_to(start_ts);
+  auto batch = engine.register_segments(make_segments(o.segments));
+  for (const auto& outcome : batch.outcomes) {
+    if (!outcome.result.ok()) {
+      std::fprintf(stderr, "segment %s: %s\n", outcome.text.c_str(),
+                   outcome.result.error().message.c_str());
+      return 1;
+    }
+  }
+
+  std::mt19937_64 rng(o.seed);
+  Zipf zipf(o.profiles, o.zipf);
+  // Simulated event time: the events span 30 days, so windows open and close and timers fire.
+  const double ms_per_event = 30.0 * 86'400'000.0 / static_cast<double>(o.events);
+  static const char* kEvents[] = {"view", "view", "view", "click", "click", "purchase", "signup"};
+  static const char* kPlans[] = {"free", "basic", "pro", "team"};
+  static const char* kCountries[] = {"US", "DE", "FR", "GB", "JP", "BR", "IN", "CA"};
+
+  model::JsonParser parser;
+  std::vector<engine::Trigger> released;
+  std::vector<Clock::time_point> batch_starts;  // per event of the open batch
+  std::vector<std::uint32_t> latencies_us;
+  latencies_us.reserve(o.events / 8 + 16);
+  std::string json;
+  std::uint64_t triggers = 0, commits = 0;
+  const auto t0 = Clock::now();
+  const double cpu0 = thread_cpu_seconds();
+  auto last_commit = t0;
+  std::size_t applied = 0;
+  std::size_t i = 0;
+  auto do_commit = [&](TimestampMs ts) -> bool {
+    engine.advance_to(ts);  // closes the open millisecond
+    if (auto s = engine.commit(released); !s.ok()) {
+      std::fprintf(stderr, "commit: %s\n", s.error().message.c_str());
+      return false;
+    }
+    auto done = Clock::now();
+    for (std::size_t k = 0; k < batch_starts.size(); k += 8) {
+      latencies_us.push_back(static_cast<std::uint32_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(done - batch_starts[k]).count()));
+    }
+    batch_starts.clear();
+    triggers += released.size();
+    released.clear();
+    ++commits;
+    last_commit = done;
+    return true;
+  };
+  for (; i < o.events; ++i) {
+    std::size_t user = zipf.sample(rng);
+    TimestampMs ts = start_ts + static_cast<TimestampMs>(static_cast<double>(i) * ms_per_event);
+    const char* ev = kEvents[rng() % 7];
+    json.clear();
+    json += "{\"user_id\":\"u";
+    json += std::to_string(user);
+    json += "\",\"event\":\"";
+    json += ev;
+    json += "\",\"plan\":\"";
+    json += kPlans[(user + i / 1'000'000) % 4];
+    json += "\",\"country\":\"";
+    json += kCountries[user % 8];
+    json += "\",\"age\":";
+    json += std::to_string(18 + user % 50);
+    if (user % 3 == 0) {
+      json += ",\"email\":\"user";
+      json += std::to_string(user);
+      json += user % 2 ? "@example.com\"" : "@mail.test\"";
+    }
+    if (std::strcmp(ev, "purchase") == 0) {
+      json += ",\"amount\":";
+      json += std::to_string(5 + rng() % 200);
+    }
+    json += "}";
+    auto now = Clock::now();
+    if (std::chrono::duration_cast<std::chrono::milliseconds>(now - last_commit).count() >=
+        o.commit_ms) {
+      if (!do_commit(ts)) return 1;
+      now = Clock::now();
+      if (std::chrono::duration<double>(now - t0).count() > o.max_seconds) break;
+    }
+    batch_starts.push_back(now);
+    auto data = parser.parse(json);
+    if (!data.ok()) {
+      std::fprintf(stderr, "generator produced bad JSON: %s\n", data.error().message.c_str());
+      return 1;
+    }
+    engine.advance_to(ts);
+    if (engine.apply_event("events", *data, ts).applied) ++applied;
+  }
+  TimestampMs end_ts = start_ts + static_cast<TimestampMs>(static_cast<double>(i) * ms_per_event) + 1;
+  if (!do_commit(end_ts)) return 1;
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double cpu = thread_cpu_seconds() - cpu0;
+  std::sort(latencies_us.begin(), latencies_us.end());
+  auto pct = [&](double p) {
+    if (latencies_us.empty()) return 0.0;
+    return latencies_us[std::min(latencies_us.size() - 1,
+                                 static_cast<std::size_t>(p * latencies_us.size()))] / 1000.0;
+  };
+  std::uint64_t profiles = engine.counters().profiles_created - engine.counters().profiles_merged;
+  store->reset();  // flush and close before measuring the directory
+  std::uint64_t disk = dir_bytes(dir);
+  std::printf("events            %zu applied of %zu generated\n", applied, i);
+  std::printf("elapsed           %.2f s (engine thread CPU %.2f s)\n", seconds, cpu);
+  std::printf("events/s          %.0f\n", static_cast<double>(i) / seconds);
+  std::printf("latency p50/p99   %.2f / %.2f ms (event handed in -> its commit returned)\n",
+              pct(0.50), pct(0.99));
+  std::printf("commits           %llu (every <= %d ms)\n", static_cast<unsigned long long>(commits),
+              o.commit_ms);
+  std::printf("triggers          %llu\n", static_cast<unsigned long long>(triggers));
+  std::printf("evaluations       %llu\n",
+              static_cast<unsigned long long>(engine.counters().evaluations));
+  std::printf("profiles          %llu\n", static_cast<unsigned long long>(profiles));
+  std::printf("peak RSS          %.1f MiB\n", peak_rss_kb() / 1024.0);
+  std::printf("disk              %.1f MiB, %.0f bytes/profile\n", disk / 1048576.0,
+              profiles ? static_cast<double>(disk) / static_cast<double>(profiles) : 0.0);
+  if (o.data_dir.empty()) fs::remove_all(dir, ec);
+  return 0;
+}
+
+}  // namespace shoal::bench

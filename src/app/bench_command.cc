@@ -1,0 +1,47 @@
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <vector>
+
+#include "app/commands.h"
+#include "bench/engine_bench.h"
+#include "bench/kinesis_put_bench.h"
+
+namespace shoal::app {
+namespace {
+
+using BenchMain = int (*)(int, char**);
+
+// `shoal bench <name> [options]`: the options are the benchmark's own (see --help of each).
+void add_benchmark(CLI::App& bench, const std::string& name, const std::string& description,
+                   BenchMain run) {
+  CLI::App* cmd = bench.add_subcommand(name, description);
+  cmd->allow_extras();
+  cmd->set_help_flag();  // the benchmark prints its own --help
+  cmd->final_callback([cmd, name, run] {
+    std::vector<std::string> args = cmd->remaining();
+    std::vector<char*> argv;
+    std::string program = "shoal bench " + name;
+    argv.push_back(program.data());
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::exit(run(static_cast<int>(argv.size() - 1), argv.data()));
+  });
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  CLI::App* bench = app.add_subcommand("bench", "Run a benchmark (see BENCHMARKS.md)");
+  bench->require_subcommand(1);
+  add_benchmark(*bench, "engine",
+                "Synthetic workload through the engine on one thread with durable commits: "
+                "events/s, latency, peak RSS, bytes per profile",
+                &bench::run_engine_bench);
+  add_benchmark(*bench, "kinesis-put",
+                "PutRecords of 500 x 200-byte records from one thread against the in-process "
+                "null sink: records/s and CPU per million records",
+                &bench::run_kinesis_put_bench);
+}
+
+}  // namespace shoal::app
