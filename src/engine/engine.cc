@@ -10,6 +10,7 @@ namespace shoal::engine {
 namespace {
 
 constexpr std::string_view kMetaCounters = "counters";
+constexpr std::string_view kMetaSegmentSizes = "segment_sizes";
 
 std::string identity_cache_key(std::string_view field, std::string_view value) {
   std::string key(field);
@@ -71,12 +72,25 @@ Status Engine::open() {
   // Counters.
   SHOAL_ASSIGN_OR_RETURN(auto counters, store_.get(storage::meta_key(kMetaCounters)));
   if (counters) {
-    if (counters->size() != 24) {
+    if (counters->size() != 32) {
       return make_error(ErrorCode::kCorruption, "stored engine counters are corrupt");
     }
-    next_profile_id_ = storage::read_u64_be(*counters);
-    next_seq_ = storage::read_u64_be(std::string_view(*counters).substr(8));
-    next_trigger_seq_ = storage::read_u64_be(std::string_view(*counters).substr(16));
+    std::string_view c(*counters);
+    next_profile_id_ = storage::read_u64_be(c);
+    next_seq_ = storage::read_u64_be(c.substr(8));
+    next_trigger_seq_ = storage::read_u64_be(c.substr(16));
+    profile_count_ = storage::read_u64_be(c.substr(24));
+  }
+  SHOAL_ASSIGN_OR_RETURN(auto sizes, store_.get(storage::meta_key(kMetaSegmentSizes)));
+  if (sizes) {
+    if (sizes->size() % 12 != 0) {
+      return make_error(ErrorCode::kCorruption, "stored segment sizes are corrupt");
+    }
+    for (std::size_t off = 0; off < sizes->size(); off += 12) {
+      std::string_view entry = std::string_view(*sizes).substr(off, 12);
+      std::uint32_t ordinal = static_cast<std::uint32_t>(storage::read_u64_be(entry) >> 32);
+      segment_sizes_[ordinal] = storage::read_u64_be(entry.substr(4));
+    }
   }
   // Segments, in ordinal order (keys are big-endian ordinals).
   Status restore_status;
@@ -151,13 +165,18 @@ segment::BatchResult Engine::register_segments(const std::vector<std::string>& t
       dirty_segments_.emplace_back(ordinal, seg->text);
     }
   }
-  for (model::SegmentOrdinal ordinal : result.changed) {
-    if (std::find(pending_segments_.begin(), pending_segments_.end(), ordinal) ==
-        pending_segments_.end()) {
-      pending_segments_.push_back(ordinal);
-    }
+  if (result.changed.empty()) return result;
+  SegmentBuild build;
+  build.segments = result.changed;
+  build.end_id = next_profile_id_;
+  build.progress.total = profile_count_;
+  // Profiles not yet in the store are not seen by the build's scan: evaluate them with the
+  // changes of this millisecond instead.
+  for (auto& [id, cached] : profiles_) {
+    if (!cached.in_store) mark_pending(cached.profile.id, {}, true);
   }
-  if (!result.changed.empty()) millisecond_open_ = true;
+  builds_.push_back(std::move(build));
+  millisecond_open_ = true;
   return result;
 }
 
@@ -238,6 +257,7 @@ Engine::CachedProfile& Engine::create_profile() {
   cached.profile.created_ms = now_;
   cached.profile.modified_ms = now_;
   ++counters_.profiles_created;
+  ++profile_count_;
   std::uint64_t id = cached.profile.id.value;
   dirty_profiles_.insert(id);
   return profiles_.emplace(id, std::move(cached)).first->second;
@@ -295,6 +315,7 @@ void Engine::merge_into(CachedProfile& survivor, CachedProfile& absorbed) {
   }
   profiles_.erase(gone);  // invalidates `absorbed`
   ++counters_.profiles_merged;
+  --profile_count_;
 }
 
 EventOutcome Engine::apply_event(std::string_view stream, const model::Value& data,
@@ -481,6 +502,7 @@ Status Engine::delete_profile(std::string_view identity_field, std::string_view 
   }
   profiles_.erase(p.id.value);
   ++counters_.profiles_deleted;
+  --profile_count_;
   return ok_status();
 }
 
@@ -517,29 +539,39 @@ void Engine::emit(const model::Profile& profile, model::SegmentOrdinal ordinal,
   basis += std::to_string(profile.change_counter);
   t.id = hex_id128(basis);
   ++counters_.triggers;
+  std::uint64_t& size = segment_sizes_[ordinal.value];
+  if (event == TriggerEvent::kEnter) {
+    ++size;
+  } else if (size > 0) {
+    --size;
+  }
+  sizes_dirty_ = true;
   unreleased_.push_back(std::move(t));
 }
 
-void Engine::evaluate_profile(CachedProfile& cached, const PendingEval* pending, TimestampMs at) {
-  model::Profile& p = cached.profile;
-  std::vector<model::SegmentOrdinal> segments;
+void Engine::collect_segments(const model::Profile& p, const PendingEval* pending,
+                              TimestampMs at, std::vector<model::SegmentOrdinal>& segments) const {
+  segments.clear();
   if (pending && pending->all) {
     segments = catalog_.ordinals();
-  } else {
-    if (pending) {
-      for (const std::string& field : pending->fields) {
-        const auto& readers = catalog_.segments_reading(field);
-        segments.insert(segments.end(), readers.begin(), readers.end());
-      }
-    }
-    for (const model::SegmentTimer& timer : p.timers) {
-      if (timer.due <= at) segments.push_back(timer.segment);
-    }
-    segments.insert(segments.end(), pending_segments_.begin(), pending_segments_.end());
-    // Memberships of segments that no longer exist are dropped.
-    std::sort(segments.begin(), segments.end());
-    segments.erase(std::unique(segments.begin(), segments.end()), segments.end());
+    return;
   }
+  if (pending) {
+    for (const std::string& field : pending->fields) {
+      const auto& readers = catalog_.segments_reading(field);
+      segments.insert(segments.end(), readers.begin(), readers.end());
+    }
+  }
+  for (const model::SegmentTimer& timer : p.timers) {
+    if (timer.due <= at) segments.push_back(timer.segment);
+  }
+  std::sort(segments.begin(), segments.end());
+  segments.erase(std::unique(segments.begin(), segments.end()), segments.end());
+}
+
+void Engine::evaluate_profile(CachedProfile& cached,
+                              const std::vector<model::SegmentOrdinal>& segments, TimestampMs at) {
+  model::Profile& p = cached.profile;
   model::ProfileFieldSource source(p);
   bool changed = false;
   for (model::SegmentOrdinal ordinal : segments) {
@@ -587,10 +619,11 @@ void Engine::close_millisecond() {
   if (!millisecond_open_) return;
   millisecond_open_ = false;
   TimestampMs at = now_;
-  if (!pending_segments_.empty()) {
-    Status s = ensure_all_profiles_loaded();
-    (void)s;  // a read error leaves unloaded profiles unevaluated until they next change
-    for (auto& [id, cached] : profiles_) pending_.try_emplace(cached.profile.id);
+  if (options_.synchronous_segment_builds) {
+    while (!builds_.empty()) {
+      auto step = build_step(4096);
+      if (!step.ok()) break;  // a read error: the build resumes on the next call
+    }
   }
   // Timers due now are evaluated together with the changes of this millisecond.
   while (!timers_.empty() && timers_.top().first <= at) {
@@ -611,9 +644,9 @@ void Engine::close_millisecond() {
   for (auto& [id, pending] : batch) {
     auto it = profiles_.find(id.value);
     if (it == profiles_.end()) continue;
-    evaluate_profile(it->second, &pending, at);
+    collect_segments(it->second.profile, &pending, at, scratch_segments_);
+    evaluate_profile(it->second, scratch_segments_, at);
   }
-  pending_segments_.clear();
   order_triggers_from(first);
 }
 
@@ -647,10 +680,59 @@ void Engine::fire_timers_before(TimestampMs limit) {
       CachedProfile& cached = **loaded;
       if (cached.profile.next_timer() != due) continue;  // stale entry
       now_ = due;
-      evaluate_profile(cached, nullptr, due);
+      collect_segments(cached.profile, nullptr, due, scratch_segments_);
+      evaluate_profile(cached, scratch_segments_, due);
     }
     order_triggers_from(first);
   }
+}
+
+Result<std::size_t> Engine::build_step(std::size_t max_profiles) {
+  std::size_t evaluated = 0;
+  while (!builds_.empty() && evaluated < max_profiles) {
+    SegmentBuild& build = builds_.front();
+    std::vector<std::uint64_t> ids;
+    std::string start = storage::profile_key(options_.partition, model::ProfileId{build.next_id});
+    std::string prefix = storage::profile_prefix(options_.partition);
+    std::size_t want = max_profiles - evaluated;
+    SHOAL_RETURN_IF_ERROR(store_.scan_from(
+        prefix, start, [&](std::string_view key, std::string_view) {
+          std::uint64_t id = storage::read_u64_be(key.substr(prefix.size()));
+          if (id >= build.end_id) return false;
+          ids.push_back(id);
+          return ids.size() < want;
+        }));
+    for (std::uint64_t id : ids) {
+      build.next_id = id + 1;
+      if (deleted_profiles_.count(id)) continue;
+      SHOAL_ASSIGN_OR_RETURN(CachedProfile * cached, load_profile(model::ProfileId{id}));
+      if (!cached) continue;
+      evaluate_profile(*cached, build.segments, now_);
+      ++build.progress.done;
+      ++evaluated;
+    }
+    if (ids.size() < want) {
+      builds_.erase(builds_.begin());  // reached the end of the profiles that existed
+    }
+  }
+  return evaluated;
+}
+
+std::optional<Engine::BuildProgress> Engine::segment_build_progress(
+    model::SegmentOrdinal ordinal) const {
+  for (const SegmentBuild& build : builds_) {
+    if (std::find(build.segments.begin(), build.segments.end(), ordinal) != build.segments.end()) {
+      BuildProgress progress = build.progress;
+      progress.total = std::max(progress.total, progress.done);
+      return progress;
+    }
+  }
+  return std::nullopt;
+}
+
+std::uint64_t Engine::segment_size(model::SegmentOrdinal ordinal) const {
+  auto it = segment_sizes_.find(ordinal.value);
+  return it == segment_sizes_.end() ? 0 : it->second;
 }
 
 Status Engine::commit(std::vector<Trigger>& released,
@@ -707,7 +789,19 @@ Status Engine::commit(std::vector<Trigger>& released,
   put_u64(counters, next_profile_id_);
   put_u64(counters, next_seq_);
   put_u64(counters, next_trigger_seq_);
+  put_u64(counters, profile_count_);
   batch.put(storage::meta_key(kMetaCounters), counters);
+  if (sizes_dirty_) {
+    std::vector<std::pair<std::uint32_t, std::uint64_t>> sorted(segment_sizes_.begin(),
+                                                                segment_sizes_.end());
+    std::sort(sorted.begin(), sorted.end());
+    std::string encoded;
+    for (const auto& [ordinal, size] : sorted) {
+      for (int i = 3; i >= 0; --i) encoded.push_back(static_cast<char>((ordinal >> (i * 8)) & 0xff));
+      put_u64(encoded, size);
+    }
+    batch.put(storage::meta_key(kMetaSegmentSizes), encoded);
+  }
   SHOAL_RETURN_IF_ERROR(store_.write(batch));
   ++counters_.commits;
 
@@ -723,6 +817,7 @@ Status Engine::commit(std::vector<Trigger>& released,
   dirty_identities_.clear();
   dirty_segments_.clear();
   dirty_mappings_.clear();
+  sizes_dirty_ = false;
   for (Trigger& t : unreleased_) released.push_back(std::move(t));
   unreleased_.clear();
   return ok_status();

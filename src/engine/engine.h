@@ -57,6 +57,9 @@ struct IdentityLimit {
 
 struct EngineOptions {
   model::MergeOptions merge;
+  // Replay evaluates a newly registered segment over every profile when the millisecond
+  // closes; the server builds it in the background through build_step().
+  bool synchronous_segment_builds = true;
   std::vector<IdentityLimit> identity_limits;
   storage::PartitionId partition = 0;
 };
@@ -100,10 +103,26 @@ class Engine {
   const mapping::Mapping* mapping_for(std::string_view stream) const;
   std::vector<const mapping::Mapping*> mappings() const;
 
-  // Registers or replaces segments at the current instant; their members are evaluated when the
-  // current millisecond closes (so inputs of the same millisecond count).
+  // Registers or replaces segments at the current instant and starts building them over the
+  // existing profiles: synchronously when the millisecond closes (replay), or in steps
+  // (build_step) so that ingestion is not stalled. Profiles that change meanwhile are evaluated
+  // for the new segments as usual.
   segment::BatchResult register_segments(const std::vector<std::string>& texts);
   const segment::Catalog& catalog() const { return catalog_; }
+
+  struct BuildProgress {
+    std::uint64_t done = 0;
+    std::uint64_t total = 0;
+  };
+  // Evaluates up to `max_profiles` existing profiles of the oldest unfinished build at the
+  // current instant (members enter now). Returns the number evaluated; 0 when nothing is left.
+  Result<std::size_t> build_step(std::size_t max_profiles);
+  // Progress of the build that covers `ordinal`, or nullopt when it is not being built.
+  std::optional<BuildProgress> segment_build_progress(model::SegmentOrdinal ordinal) const;
+  // Exact number of current members.
+  std::uint64_t segment_size(model::SegmentOrdinal ordinal) const;
+  // Profiles that exist now.
+  std::uint64_t profile_count() const { return profile_count_; }
 
   // Moves the clock forward to `now`: closes the open millisecond, then fires every timer due
   // before `now` at its own instant. A `now` earlier than the current instant is clamped.
@@ -157,7 +176,12 @@ class Engine {
   CachedProfile& create_profile();
   void merge_into(CachedProfile& survivor, CachedProfile& absorbed);
   void mark_pending(model::ProfileId id, const std::vector<std::string>& fields, bool all);
-  void evaluate_profile(CachedProfile& cached, const PendingEval* pending, TimestampMs at);
+  // The segments to evaluate for a profile: those reading a changed field, those whose timer
+  // is due, or all of them.
+  void collect_segments(const model::Profile& profile, const PendingEval* pending, TimestampMs at,
+                        std::vector<model::SegmentOrdinal>& out) const;
+  void evaluate_profile(CachedProfile& cached, const std::vector<model::SegmentOrdinal>& segments,
+                        TimestampMs at);
   void emit(const model::Profile& profile, model::SegmentOrdinal ordinal, TriggerEvent event,
             TriggerReason reason, TimestampMs at, TimestampMs entered_ms);
   void fire_timers_before(TimestampMs limit);
@@ -185,7 +209,19 @@ class Engine {
   // Identity index cache: "field\0value" -> profile id (nullopt = known absent, pending delete).
   std::unordered_map<std::string, std::optional<model::ProfileId>> identities_;
   std::map<model::ProfileId, PendingEval> pending_;  // ordered: evaluation order = creation order
-  std::vector<model::SegmentOrdinal> pending_segments_;  // registered this millisecond
+  // A segment build: the profiles that existed at registration (ids below end_id), evaluated
+  // for `segments` in id order from `next_id`.
+  struct SegmentBuild {
+    std::vector<model::SegmentOrdinal> segments;
+    std::uint64_t next_id = 1;
+    std::uint64_t end_id = 1;
+    BuildProgress progress;
+  };
+  std::vector<SegmentBuild> builds_;
+  std::unordered_map<std::uint32_t, std::uint64_t> segment_sizes_;
+  bool sizes_dirty_ = false;
+  std::uint64_t profile_count_ = 0;
+  std::vector<model::SegmentOrdinal> scratch_segments_;
 
   using TimerEntry = std::pair<TimestampMs, std::uint64_t>;  // (due, profile id)
   std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;

@@ -169,5 +169,67 @@ TEST_F(EngineTest, ProfileWritesAreBatchedOncePerCommit) {
   EXPECT_EQ((*profile)->created_ms, kT);
 }
 
+TEST_F(EngineTest, BackgroundBuildEvaluatesExistingProfilesInStepsAndCountsMembers) {
+  auto store = open_store();
+  EngineOptions options;
+  options.synchronous_segment_builds = false;
+  {
+    Engine engine(*store, options);
+    ASSERT_TRUE(engine.open().ok());
+    ASSERT_TRUE(engine.set_mapping(kMapping).ok());
+    engine.advance_to(kT);
+    for (int i = 0; i < 10; ++i) {
+      std::string json = "{\"user_id\":\"u" + std::to_string(i) + "\",\"plan\":\"" +
+                         (i % 2 ? "pro" : "free") + "\"}";
+      ASSERT_TRUE(engine.apply_event("events", event(json), kT).applied);
+    }
+    engine.close_millisecond();
+    std::vector<Trigger> released;
+    ASSERT_TRUE(engine.commit(released).ok());
+    EXPECT_EQ(engine.profile_count(), 10u);
+
+    engine.advance_to(kT + 5);
+    auto batch = engine.register_segments({"FILTER plan == \"pro\" ALIAS pro"});
+    ASSERT_TRUE(batch.outcomes[0].result.ok());
+    model::SegmentOrdinal pro = batch.outcomes[0].result.value();
+    engine.close_millisecond();  // asynchronous: nothing is evaluated yet
+    EXPECT_EQ(engine.segment_size(pro), 0u);
+    auto progress = engine.segment_build_progress(pro);
+    ASSERT_TRUE(progress.has_value());
+    EXPECT_EQ(progress->done, 0u);
+    EXPECT_EQ(progress->total, 10u);
+
+    auto step = engine.build_step(4);
+    ASSERT_TRUE(step.ok());
+    EXPECT_EQ(*step, 4u);
+    EXPECT_EQ(engine.segment_build_progress(pro)->done, 4u);
+    EXPECT_EQ(engine.segment_size(pro), 2u);  // u1, u3
+    // A change to a field the new segment reads is evaluated at once, built or not.
+    engine.advance_to(kT + 6);
+    ASSERT_TRUE(engine.apply_event("events", event(R"({"user_id":"u8","plan":"pro"})"), kT + 6).applied);
+    engine.close_millisecond();
+    EXPECT_EQ(engine.segment_size(pro), 3u);
+    while (true) {
+      auto more = engine.build_step(4);
+      ASSERT_TRUE(more.ok());
+      if (*more == 0) break;
+    }
+    EXPECT_FALSE(engine.segment_build_progress(pro).has_value());
+    EXPECT_EQ(engine.segment_size(pro), 6u);
+    released.clear();
+    ASSERT_TRUE(engine.commit(released).ok());
+    int enters = 0;
+    for (const Trigger& t : released) {
+      EXPECT_EQ(t.event, TriggerEvent::kEnter);
+      ++enters;
+    }
+    EXPECT_EQ(enters, 6);  // u8 entered once, not again when the build reached it
+  }
+  Engine reopened(*store, options);
+  ASSERT_TRUE(reopened.open().ok());
+  EXPECT_EQ(reopened.segment_size(reopened.catalog().find("pro")->ordinal), 6u);
+  EXPECT_EQ(reopened.profile_count(), 10u);
+}
+
 }  // namespace
 }  // namespace shoal::engine

@@ -73,8 +73,13 @@ Status Store::write(Batch& batch) {
 
 Status Store::scan(std::string_view prefix,
                    const std::function<bool(std::string_view, std::string_view)>& visit) const {
+  return scan_from(prefix, prefix, visit);
+}
+
+Status Store::scan_from(std::string_view prefix, std::string_view start,
+                        const std::function<bool(std::string_view, std::string_view)>& visit) const {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid(); it->Next()) {
+  for (it->Seek(rocksdb::Slice(start.data(), start.size())); it->Valid(); it->Next()) {
     rocksdb::Slice k = it->key();
     if (!k.starts_with(rocksdb::Slice(prefix.data(), prefix.size()))) break;
     rocksdb::Slice v = it->value();

@@ -52,6 +52,9 @@ class Store {
   // returns false.
   Status scan(std::string_view prefix,
               const std::function<bool(std::string_view, std::string_view)>& visit) const;
+  // Like scan, starting at the first key >= `start` (which must begin with `prefix`).
+  Status scan_from(std::string_view prefix, std::string_view start,
+                   const std::function<bool(std::string_view, std::string_view)>& visit) const;
   // Bytes of live SST files plus memtables (approximate).
   std::uint64_t approximate_size() const;
   const std::string& path() const { return path_; }
