@@ -6,6 +6,7 @@
 #include "app/commands.h"
 #include "bench/engine_bench.h"
 #include "bench/kinesis_put_bench.h"
+#include "bench/segment_bench.h"
 
 namespace shoal::app {
 namespace {
@@ -42,6 +43,9 @@ void add_bench_command(CLI::App& app) {
                 "PutRecords of 500 x 200-byte records from one thread against the in-process "
                 "null sink: records/s and CPU per million records",
                 &bench::run_kinesis_put_bench);
+  add_benchmark(*bench, "segments",
+                "ns per segment evaluate and next_change for each kind of the engine mix",
+                &bench::run_segment_bench);
 }
 
 }  // namespace shoal::app
