@@ -63,6 +63,138 @@ std::string trigger_to_json(const Trigger& t) {
   return out;
 }
 
+namespace {
+
+void put_varint(std::string& out, std::uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+void put_svarint(std::string& out, std::int64_t v) {
+  put_varint(out, (static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63));
+}
+
+void put_bytes(std::string& out, std::string_view s) {
+  put_varint(out, s.size());
+  out.append(s);
+}
+
+// Reads the pieces of an outbox record; every read checks the remaining length.
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  bool varint(std::uint64_t& v) {
+    v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (in_.empty()) return false;
+      auto byte = static_cast<std::uint8_t>(in_.front());
+      in_.remove_prefix(1);
+      v |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
+      if (!(byte & 0x80)) return true;
+    }
+    return false;
+  }
+  bool svarint(std::int64_t& v) {
+    std::uint64_t u = 0;
+    if (!varint(u)) return false;
+    v = static_cast<std::int64_t>(u >> 1) ^ -static_cast<std::int64_t>(u & 1);
+    return true;
+  }
+  bool bytes(std::string& s) {
+    std::uint64_t n = 0;
+    if (!varint(n) || n > in_.size()) return false;
+    s.assign(in_.substr(0, n));
+    in_.remove_prefix(n);
+    return true;
+  }
+  bool byte(std::uint8_t& b) {
+    if (in_.empty()) return false;
+    b = static_cast<std::uint8_t>(in_.front());
+    in_.remove_prefix(1);
+    return true;
+  }
+  bool done() const { return in_.empty(); }
+  std::size_t remaining() const { return in_.size(); }
+
+ private:
+  std::string_view in_;
+};
+
+constexpr std::uint8_t kTriggerBatchFormat = 1;
+
+}  // namespace
+
+void encode_trigger_batch(const std::vector<Trigger>& triggers, std::size_t begin,
+                          std::size_t end, std::string& out) {
+  out.push_back(static_cast<char>(kTriggerBatchFormat));
+  put_varint(out, end - begin);
+  for (std::size_t i = begin; i < end; ++i) {
+    const Trigger& t = triggers[i];
+    put_varint(out, t.sequence);
+    put_svarint(out, t.ts);
+    put_varint(out, t.profile.value);
+    put_varint(out, t.segment.value);
+    put_bytes(out, t.segment_id);
+    put_bytes(out, t.slug);
+    out.push_back(static_cast<char>(static_cast<std::uint8_t>(t.event) |
+                                    (static_cast<std::uint8_t>(t.reason) << 1)));
+    put_svarint(out, t.entered_ms);
+    put_bytes(out, t.id);
+    put_varint(out, t.identities.size());
+    for (const model::Identity& identity : t.identities) {
+      put_bytes(out, identity.field);
+      put_varint(out, identity.values.as_list().size());
+      for (const model::Value& v : identity.values.as_list()) put_bytes(out, v.as_string());
+    }
+  }
+}
+
+Result<std::vector<Trigger>> decode_trigger_batch(std::string_view bytes) {
+  auto corrupt = [] { return make_error(ErrorCode::kCorruption, "outbox record is corrupt"); };
+  if (bytes.empty() || static_cast<std::uint8_t>(bytes.front()) != kTriggerBatchFormat) {
+    return corrupt();
+  }
+  Reader in(bytes.substr(1));
+  std::uint64_t count = 0;
+  if (!in.varint(count) || count > in.remaining()) return corrupt();
+  std::vector<Trigger> out;
+  out.reserve(count);
+  for (std::uint64_t i = 0; i < count; ++i) {
+    Trigger t;
+    std::uint64_t profile = 0, ordinal = 0, n_ids = 0;
+    std::uint8_t flags = 0;
+    if (!in.varint(t.sequence) || !in.svarint(t.ts) || !in.varint(profile) ||
+        !in.varint(ordinal) || ordinal > UINT32_MAX || !in.bytes(t.segment_id) ||
+        !in.bytes(t.slug) || !in.byte(flags) || (flags >> 1) > 2 || !in.svarint(t.entered_ms) ||
+        !in.bytes(t.id) || !in.varint(n_ids) || n_ids > in.remaining()) {
+      return corrupt();
+    }
+    t.profile = model::ProfileId{profile};
+    t.segment = model::SegmentOrdinal{static_cast<std::uint32_t>(ordinal)};
+    t.event = static_cast<TriggerEvent>(flags & 1);
+    t.reason = static_cast<TriggerReason>(flags >> 1);
+    for (std::uint64_t k = 0; k < n_ids; ++k) {
+      model::Identity identity;
+      std::uint64_t n_values = 0;
+      if (!in.bytes(identity.field) || !in.varint(n_values) || n_values > in.remaining()) {
+        return corrupt();
+      }
+      for (std::uint64_t v = 0; v < n_values; ++v) {
+        std::string value;
+        if (!in.bytes(value)) return corrupt();
+        identity.values.as_list().emplace_back(std::move(value));
+      }
+      t.identities.push_back(std::move(identity));
+    }
+    out.push_back(std::move(t));
+  }
+  if (!in.done()) return corrupt();
+  return out;
+}
+
 Engine::Engine(storage::Store& store, EngineOptions options)
     : store_(store), options_(std::move(options)) {}
 
@@ -126,6 +258,22 @@ Status Engine::open() {
         return true;
       }));
   SHOAL_RETURN_IF_ERROR(mapping_status);
+  // Outbox records still to deliver.
+  Status outbox_status;
+  SHOAL_RETURN_IF_ERROR(store_.scan(
+      std::string(1, static_cast<char>(storage::RecordType::kOutbox)),
+      [&](std::string_view, std::string_view value) {
+        auto triggers = decode_trigger_batch(value);
+        if (!triggers.ok()) {
+          outbox_status = triggers.take_error();
+          return false;
+        }
+        if (!triggers->empty()) {
+          outbox_records_.emplace_back(triggers->front().sequence, triggers->back().sequence);
+        }
+        return true;
+      }));
+  SHOAL_RETURN_IF_ERROR(outbox_status);
   // Timers.
   return store_.scan(storage::timer_prefix(options_.partition),
                      [&](std::string_view key, std::string_view) {
@@ -195,7 +343,7 @@ Result<Engine::CachedProfile*> Engine::load_profile(model::ProfileId id) {
   if (!bytes) return static_cast<CachedProfile*>(nullptr);
   SHOAL_ASSIGN_OR_RETURN(model::Profile profile, storage::decode_profile(*bytes));
   CachedProfile cached;
-  cached.committed_timer = profile.next_timer();
+  cached.committed_key_due = profile.timer_key_due;
   cached.in_store = true;
   cached.profile = std::move(profile);
   return &profiles_.emplace(id.value, std::move(cached)).first->second;
@@ -242,7 +390,7 @@ Status Engine::ensure_all_profiles_loaded() {
   SHOAL_RETURN_IF_ERROR(decode_status);
   for (model::Profile& p : loaded) {
     CachedProfile cached;
-    cached.committed_timer = p.next_timer();
+    cached.committed_key_due = p.timer_key_due;
     cached.in_store = true;
     std::uint64_t id = p.id.value;
     cached.profile = std::move(p);
@@ -308,11 +456,7 @@ void Engine::merge_into(CachedProfile& survivor, CachedProfile& absorbed) {
   pending_.erase(from.id);
   dirty_profiles_.erase(gone);
   if (absorbed.in_store) deleted_profiles_.insert(gone);
-  if (absorbed.committed_timer != model::kNoTime) {
-    // Remember the stored timer key so commit deletes it.
-    deleted_timer_keys_.push_back(
-        storage::timer_key(options_.partition, absorbed.committed_timer, from.id));
-  }
+  // Its timer-index keys are removed when they come due (the profile is gone by then).
   profiles_.erase(gone);  // invalidates `absorbed`
   ++counters_.profiles_merged;
   --profile_count_;
@@ -496,10 +640,6 @@ Status Engine::delete_profile(std::string_view identity_field, std::string_view 
   pending_.erase(p.id);
   dirty_profiles_.erase(p.id.value);
   if (cached->in_store) deleted_profiles_.insert(p.id.value);
-  if (cached->committed_timer != model::kNoTime) {
-    deleted_timer_keys_.push_back(
-        storage::timer_key(options_.partition, cached->committed_timer, p.id));
-  }
   profiles_.erase(p.id.value);
   ++counters_.profiles_deleted;
   --profile_count_;
@@ -607,12 +747,36 @@ void Engine::evaluate_profile(CachedProfile& cached,
     }
   }
   if (changed) dirty_profiles_.insert(p.id.value);
-  schedule(cached);
+  rekey_timer(cached);
 }
 
-void Engine::schedule(const CachedProfile& cached) {
-  TimestampMs next = cached.profile.next_timer();
-  if (next != model::kNoTime) timers_.emplace(next, cached.profile.id.value);
+void Engine::rekey_timer(CachedProfile& cached) {
+  model::Profile& p = cached.profile;
+  TimestampMs next = p.next_timer();
+  if (next == model::kNoTime) return;
+  if (p.timer_key_due != model::kNoTime && p.timer_key_due <= next) return;
+  // An older, later key stays in the index and is removed when it comes due.
+  p.timer_key_due = next;
+  timers_.emplace(next, p.id.value);
+  dirty_profiles_.insert(p.id.value);
+}
+
+Engine::CachedProfile* Engine::take_due_timer(TimestampMs due, std::uint64_t id) {
+  auto loaded = load_profile(model::ProfileId{id});
+  if (!loaded.ok()) return nullptr;  // a read error: the key stays and fires after a restart
+  CachedProfile* cached = *loaded;
+  if (!cached || cached->profile.timer_key_due != due) {
+    // The profile is gone, or this key was superseded by an earlier one.
+    deleted_timer_keys_.push_back(storage::timer_key(options_.partition, due, model::ProfileId{id}));
+    return nullptr;
+  }
+  model::Profile& p = cached->profile;
+  deleted_timer_keys_.push_back(storage::timer_key(options_.partition, due, p.id));
+  p.timer_key_due = model::kNoTime;
+  dirty_profiles_.insert(p.id.value);
+  if (p.next_timer() <= due) return cached;  // evaluation re-keys the next timer
+  rekey_timer(*cached);  // the timer moved later since the key was written
+  return nullptr;
 }
 
 void Engine::close_millisecond() {
@@ -629,12 +793,7 @@ void Engine::close_millisecond() {
   while (!timers_.empty() && timers_.top().first <= at) {
     auto [due, id] = timers_.top();
     timers_.pop();
-    auto it = profiles_.find(id);
-    if (it == profiles_.end()) {
-      auto loaded = load_profile(model::ProfileId{id});
-      if (!loaded.ok() || !*loaded) continue;
-    }
-    pending_.try_emplace(model::ProfileId{id});
+    if (CachedProfile* cached = take_due_timer(due, id)) pending_.try_emplace(cached->profile.id);
   }
   // Triggers already emitted in this millisecond (merges, deletions) are ordered with the rest.
   std::size_t first = unreleased_.size();
@@ -675,10 +834,9 @@ void Engine::fire_timers_before(TimestampMs limit) {
     ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
     std::size_t first = unreleased_.size();
     for (std::uint64_t id : ids) {
-      auto loaded = load_profile(model::ProfileId{id});
-      if (!loaded.ok() || !*loaded) continue;
-      CachedProfile& cached = **loaded;
-      if (cached.profile.next_timer() != due) continue;  // stale entry
+      CachedProfile* due_profile = take_due_timer(due, id);
+      if (!due_profile) continue;
+      CachedProfile& cached = *due_profile;
       now_ = due;
       collect_segments(cached.profile, nullptr, due, scratch_segments_);
       evaluate_profile(cached, scratch_segments_, due);
@@ -746,15 +904,9 @@ Status Engine::commit(std::vector<Trigger>& released,
     buffer.clear();
     storage::encode_profile(cached.profile, buffer);
     batch.put(storage::profile_key(options_.partition, cached.profile.id), buffer);
-    TimestampMs timer = cached.profile.next_timer();
-    if (timer != cached.committed_timer) {
-      if (cached.committed_timer != model::kNoTime) {
-        batch.erase(storage::timer_key(options_.partition, cached.committed_timer,
-                                       cached.profile.id));
-      }
-      if (timer != model::kNoTime) {
-        batch.put(storage::timer_key(options_.partition, timer, cached.profile.id), "");
-      }
+    TimestampMs key_due = cached.profile.timer_key_due;
+    if (key_due != cached.committed_key_due && key_due != model::kNoTime) {
+      batch.put(storage::timer_key(options_.partition, key_due, cached.profile.id), "");
     }
   }
   for (std::uint64_t id : deleted_profiles_) {
@@ -779,8 +931,10 @@ Status Engine::commit(std::vector<Trigger>& released,
   for (const auto& [stream, text] : dirty_mappings_) {
     batch.put(storage::mapping_key(stream), text);
   }
-  for (const Trigger& t : unreleased_) {
-    batch.put(storage::outbox_key(t.sequence), trigger_to_json(t));
+  if (!unreleased_.empty()) {
+    buffer.clear();
+    encode_trigger_batch(unreleased_, 0, unreleased_.size(), buffer);
+    batch.put(storage::outbox_key(unreleased_.front().sequence), buffer);
   }
   for (const auto& [source, position] : positions) {
     batch.put(storage::position_key(source), position);
@@ -809,7 +963,7 @@ Status Engine::commit(std::vector<Trigger>& released,
     auto it = profiles_.find(id);
     if (it == profiles_.end()) continue;
     it->second.in_store = true;
-    it->second.committed_timer = it->second.profile.next_timer();
+    it->second.committed_key_due = it->second.profile.timer_key_due;
   }
   dirty_profiles_.clear();
   deleted_profiles_.clear();
@@ -818,16 +972,44 @@ Status Engine::commit(std::vector<Trigger>& released,
   dirty_segments_.clear();
   dirty_mappings_.clear();
   sizes_dirty_ = false;
+  if (!unreleased_.empty()) {
+    outbox_records_.emplace_back(unreleased_.front().sequence, unreleased_.back().sequence);
+  }
   for (Trigger& t : unreleased_) released.push_back(std::move(t));
   unreleased_.clear();
   return ok_status();
 }
 
-Status Engine::acknowledge(const std::vector<std::uint64_t>& sequences) {
-  if (sequences.empty()) return ok_status();
+Status Engine::acknowledge_through(std::uint64_t sequence) {
+  std::size_t n = 0;
+  while (n < outbox_records_.size() && outbox_records_[n].second <= sequence) ++n;
+  if (n == 0) return ok_status();
   storage::Batch batch;
-  for (std::uint64_t seq : sequences) batch.erase(storage::outbox_key(seq));
-  return store_.write(batch);
+  for (std::size_t i = 0; i < n; ++i) batch.erase(storage::outbox_key(outbox_records_[i].first));
+  SHOAL_RETURN_IF_ERROR(store_.write(batch));
+  outbox_records_.erase(outbox_records_.begin(), outbox_records_.begin() + static_cast<std::ptrdiff_t>(n));
+  return ok_status();
+}
+
+Result<std::vector<Trigger>> Engine::read_outbox(std::uint64_t after, std::size_t limit) const {
+  std::vector<Trigger> out;
+  Status decode_status;
+  std::string prefix(1, static_cast<char>(storage::RecordType::kOutbox));
+  SHOAL_RETURN_IF_ERROR(store_.scan(prefix, [&](std::string_view, std::string_view value) {
+    auto triggers = decode_trigger_batch(value);
+    if (!triggers.ok()) {
+      decode_status = triggers.take_error();
+      return false;
+    }
+    for (Trigger& t : *triggers) {
+      if (t.sequence <= after) continue;
+      out.push_back(std::move(t));
+      if (out.size() >= limit) return false;
+    }
+    return true;
+  }));
+  SHOAL_RETURN_IF_ERROR(decode_status);
+  return out;
 }
 
 }  // namespace shoal::engine

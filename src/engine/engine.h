@@ -47,8 +47,15 @@ struct Trigger {
   std::string id;  // stable: hash of (profile, segment id, event, ts, change counter)
 };
 
-// The trigger as one JSON line (replay's output format; also the outbox record).
+// The trigger as one JSON line (replay's output format).
 std::string trigger_to_json(const Trigger& trigger);
+
+// The outbox is a trigger log: each commit writes its triggers as one record keyed by the first
+// trigger's sequence (one RocksDB write per commit, not per trigger). These encode and decode
+// such a record; decoding checks every length.
+void encode_trigger_batch(const std::vector<Trigger>& triggers, std::size_t begin,
+                          std::size_t end, std::string& out);
+Result<std::vector<Trigger>> decode_trigger_batch(std::string_view bytes);
 
 struct IdentityLimit {
   std::string field;
@@ -148,19 +155,34 @@ class Engine {
   // (source -> position bytes) in one atomic batch; then appends those triggers to `released`.
   Status commit(std::vector<Trigger>& released,
                 const std::vector<std::pair<std::string, std::string>>& positions = {});
-  // Deletes delivered triggers from the outbox (by sequence).
-  Status acknowledge(const std::vector<std::uint64_t>& sequences);
+  // Deletes the outbox records whose triggers all have sequence <= `sequence` (delivered).
+  Status acknowledge_through(std::uint64_t sequence);
+  // Committed, unacknowledged triggers with sequence > `after`, in order, at most `limit`.
+  Result<std::vector<Trigger>> read_outbox(std::uint64_t after, std::size_t limit) const;
 
   const EngineCounters& counters() const { return counters_; }
   std::size_t cached_profiles() const { return profiles_.size(); }
 
   // --- queries and operations for the server (implemented in engine_queries.cc) ---
+  struct MemberPage {
+    std::vector<model::Profile> profiles;
+    std::optional<model::ProfileId> next;  // continue after this id; absent at the end
+  };
+  // Members of `ordinal` with ids above `after`, in id order: at most `limit` of them, looking
+  // at no more than `max_examined` profiles (then `next` says where to go on).
+  Result<MemberPage> segment_members(model::SegmentOrdinal ordinal, model::ProfileId after,
+                                     std::size_t limit, std::size_t max_examined);
+  // Removes a segment: its members exit now (reason eval) and its text leaves the store.
+  // kNotFound; kFailedPrecondition while another segment INCLUDEs it.
+  Status remove_segment(std::string_view alias);
+  // Removes the mapping of `stream` (its events are then not applied). kNotFound.
+  Status remove_mapping(std::string_view stream);
   // --- end of server section ---
 
  private:
   struct CachedProfile {
     model::Profile profile;
-    TimestampMs committed_timer = model::kNoTime;  // the timer key in the store
+    TimestampMs committed_key_due = model::kNoTime;  // profile.timer_key_due as stored
     bool in_store = false;
   };
   // What must be re-evaluated for a profile when the millisecond closes.
@@ -188,7 +210,12 @@ class Engine {
   // Orders the triggers emitted since index `start` by (ts, profile creation, segment
   // registration) and renumbers their sequences in that order.
   void order_triggers_from(std::size_t start);
-  void schedule(const CachedProfile& cached);
+  // Keeps the timer index at or before the profile's next timer: a new key only when the next
+  // timer moved earlier than the live key (or there is none).
+  void rekey_timer(CachedProfile& cached);
+  // A timer-index entry (due, id) came due. Returns the profile when one of its timers is due
+  // now; otherwise cleans up (stale or orphaned key) and returns nullptr.
+  CachedProfile* take_due_timer(TimestampMs due, std::uint64_t id);
   void set_identity(std::string_view field, std::string_view value,
                     std::optional<model::ProfileId> id);
   void touch(CachedProfile& cached);
@@ -234,6 +261,8 @@ class Engine {
   std::vector<std::pair<model::SegmentOrdinal, std::string>> dirty_segments_;
   std::vector<std::pair<std::string, std::string>> dirty_mappings_;
   std::vector<Trigger> unreleased_;
+  // Committed outbox records: (first sequence, last sequence), oldest first.
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> outbox_records_;
 
   EngineCounters counters_;
 };

@@ -118,9 +118,95 @@ TEST_F(EngineTest, CommittedTriggersStayInTheOutboxUntilAcknowledged) {
     }).ok());
     return n;
   };
-  EXPECT_EQ(count_outbox(), 2);
-  ASSERT_TRUE(engine.acknowledge({released[0].sequence}).ok());
-  EXPECT_EQ(count_outbox(), 1);
+  EXPECT_EQ(count_outbox(), 1);  // one record per commit
+  auto pending = engine.read_outbox(0, 100);
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 2u);
+  EXPECT_EQ((*pending)[0].id, released[0].id);
+  EXPECT_EQ((*pending)[1].identities, released[1].identities);
+  EXPECT_EQ(engine.read_outbox(released[0].sequence, 100)->size(), 1u);
+  ASSERT_TRUE(engine.acknowledge_through(released[0].sequence).ok());
+  EXPECT_EQ(count_outbox(), 1);  // the record still holds an undelivered trigger
+  ASSERT_TRUE(engine.acknowledge_through(released[1].sequence).ok());
+  EXPECT_EQ(count_outbox(), 0);
+}
+
+TEST_F(EngineTest, TimerIndexIsNotRewrittenWhenATimerMovesLater) {
+  auto store = open_store();
+  Engine engine(*store, {});
+  ASSERT_TRUE(engine.open().ok());
+  ASSERT_TRUE(engine.set_mapping(kMapping).ok());
+  engine.advance_to(kT);
+  engine.register_segments({"FILTER last_seen > \"now-7d\" ALIAS active"});
+  std::vector<Trigger> released;
+  auto timer_keys = [&] {
+    std::vector<std::string> keys;
+    EXPECT_TRUE(store->scan("T", [&](std::string_view k, std::string_view) {
+      keys.emplace_back(k);
+      return true;
+    }).ok());
+    return keys;
+  };
+  for (int day = 0; day < 5; ++day) {
+    engine.advance_to(kT + day * kDay);
+    ASSERT_TRUE(engine.apply_event("events", event(R"({"user_id":"u1"})"), kT + day * kDay).applied);
+    engine.close_millisecond();
+    ASSERT_TRUE(engine.commit(released).ok());
+  }
+  // One key, still at the first boundary (kT + 7d): the later boundaries needed no write.
+  auto keys = timer_keys();
+  ASSERT_EQ(keys.size(), 1u);
+  TimestampMs due = 0;
+  model::ProfileId id;
+  ASSERT_TRUE(storage::parse_timer_key(keys[0], due, id));
+  EXPECT_EQ(due, kT + 7 * kDay);
+  // When that key comes due the profile is still active: the key moves to the real boundary
+  // (kT + 4d + 7d) without an exit.
+  released.clear();
+  engine.advance_to(kT + 7 * kDay + 1);
+  ASSERT_TRUE(engine.commit(released).ok());
+  EXPECT_TRUE(released.empty());
+  keys = timer_keys();
+  ASSERT_EQ(keys.size(), 1u);
+  ASSERT_TRUE(storage::parse_timer_key(keys[0], due, id));
+  EXPECT_EQ(due, kT + 11 * kDay);
+  engine.advance_to(kT + 12 * kDay);
+  ASSERT_TRUE(engine.commit(released).ok());
+  ASSERT_EQ(released.size(), 1u);
+  EXPECT_EQ(released[0].ts, kT + 11 * kDay);
+  EXPECT_EQ(released[0].event, TriggerEvent::kExit);
+  EXPECT_TRUE(timer_keys().empty());
+}
+
+TEST(TriggerBatchTest, RoundTripsAndRejectsEveryTruncation) {
+  Trigger a;
+  a.sequence = 7;
+  a.ts = -5;
+  a.profile = model::ProfileId{3};
+  a.segment = model::SegmentOrdinal{2};
+  a.segment_id = "abc";
+  a.slug = "pro";
+  a.event = TriggerEvent::kExit;
+  a.reason = TriggerReason::kMerged;
+  a.entered_ms = 1;
+  a.id = "00ff";
+  a.identities.push_back(model::Identity{"user_id", model::ValueList{model::Value("u1")}});
+  Trigger b = a;
+  b.sequence = 8;
+  b.reason = TriggerReason::kDeleted;
+  b.identities.clear();
+  std::vector<Trigger> batch{a, b};
+  std::string bytes;
+  encode_trigger_batch(batch, 0, 2, bytes);
+  auto back = decode_trigger_batch(bytes);
+  ASSERT_TRUE(back.ok());
+  ASSERT_EQ(back->size(), 2u);
+  EXPECT_EQ(trigger_to_json((*back)[0]), trigger_to_json(a));
+  EXPECT_EQ((*back)[1].reason, TriggerReason::kDeleted);
+  EXPECT_EQ((*back)[0].entered_ms, 1);
+  for (std::size_t n = 0; n < bytes.size(); ++n) {
+    EXPECT_FALSE(decode_trigger_batch(std::string_view(bytes).substr(0, n)).ok()) << n;
+  }
 }
 
 TEST_F(EngineTest, EventsWithoutMappingOrIdentityAreCountedNotApplied) {

@@ -138,16 +138,16 @@ Result<ReplaySummary> run_replay(const ReplayOptions& options, std::istream& in,
   };
   auto commit = [&]() -> Status {
     SHOAL_RETURN_IF_ERROR(engine.commit(released));
-    std::vector<std::uint64_t> sequences;
+    std::uint64_t last = 0;
     for (const Trigger& t : released) {
       out << trigger_to_json(t) << '\n';
-      sequences.push_back(t.sequence);
+      last = t.sequence;
     }
     summary.triggers += released.size();
     released.clear();
     since_commit = 0;
     // Replay's consumer is stdout: printed triggers leave the outbox.
-    return engine.acknowledge(sequences);
+    return engine.acknowledge_through(last);
   };
 
   while (std::getline(in, line)) {

@@ -55,6 +55,10 @@ struct Profile {
   std::vector<SegmentTimer> timers;  // sorted by segment ordinal; one per time-dependent segment
                                      // whose answer will change by time alone
 
+  // The due of the profile's live timer-index key (engine bookkeeping): at or before
+  // next_timer(), so the index never needs rewriting when a timer moves later.
+  TimestampMs timer_key_due = kNoTime;
+
   // The earliest timer due, or kNoTime.
   TimestampMs next_timer() const;
   void set_timer(SegmentOrdinal segment, TimestampMs due);  // kNoTime removes it

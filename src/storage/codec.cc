@@ -283,6 +283,7 @@ void encode_profile(const model::Profile& p, std::string& out) {
     put_varint(out, m.segment.value);
     put_varint(out, zigzag(m.entered_ms));
   }
+  put_varint(out, zigzag(p.timer_key_due));
   put_varint(out, p.timers.size());
   for (const model::SegmentTimer& t : p.timers) {
     put_varint(out, t.segment.value);
@@ -339,6 +340,7 @@ Result<model::Profile> decode_profile(std::string_view in) {
     SHOAL_ASSIGN_OR_RETURN(m.entered_ms, get_svarint(in));
     p.memberships.push_back(m);
   }
+  SHOAL_ASSIGN_OR_RETURN(p.timer_key_due, get_svarint(in));
   SHOAL_ASSIGN_OR_RETURN(std::uint64_t n_timers, get_varint(in));
   if (n_timers > in.size()) return corrupt("timer count");
   for (std::uint64_t i = 0; i < n_timers; ++i) {
