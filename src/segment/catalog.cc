@@ -232,8 +232,7 @@ const Segment* Catalog::find(std::string_view alias) const {
 }
 
 const Segment* Catalog::get(model::SegmentOrdinal ordinal) const {
-  auto it = segments_.find(ordinal.value);
-  return it == segments_.end() ? nullptr : &it->second;
+  return ordinal.value < by_ordinal_.size() ? by_ordinal_[ordinal.value] : nullptr;
 }
 
 std::vector<model::SegmentOrdinal> Catalog::ordinals() const {
@@ -251,30 +250,26 @@ const std::vector<model::SegmentOrdinal>& Catalog::segments_reading(std::string_
 
 bool Catalog::evaluate(model::SegmentOrdinal ordinal, const model::FieldSource& profile,
                        TimestampMs now) const {
-  const Segment* s = get(ordinal);
-  return s != nullptr && evaluate_condition(*s->condition, profile, now, this);
+  const Plan* p = plan(ordinal);
+  return p != nullptr && p->evaluate(profile, now);
 }
 
 TimestampMs Catalog::next_change(model::SegmentOrdinal ordinal, const model::FieldSource& profile,
                                  TimestampMs now) const {
-  const Segment* s = get(ordinal);
-  if (s == nullptr || !s->time_dependent) return model::kNoTime;
-  return segment::next_change(*s->condition, profile, now, this);
+  const Plan* p = plan(ordinal);
+  if (p == nullptr || !p->time_dependent()) return model::kNoTime;
+  return p->next_change(profile, now, p->evaluate(profile, now));
 }
 
-bool Catalog::evaluate_include(const Condition& include, const model::FieldSource& source,
-                               TimestampMs now) const {
-  const Segment* s = find(include.alias);
-  return s != nullptr && evaluate_condition(*s->condition, source, now, this);
-}
-
-void Catalog::include_change_candidates(const Condition& include,
-                                        const model::FieldSource& source, TimestampMs now,
-                                        std::vector<TimestampMs>& out) const {
-  const Segment* s = find(include.alias);
-  if (s != nullptr && s->time_dependent) {
-    collect_change_candidates(*s->condition, source, now, this, out);
-  }
+SegmentAnswer Catalog::evaluate_with_next_change(model::SegmentOrdinal ordinal,
+                                                 const model::FieldSource& profile,
+                                                 TimestampMs now) const {
+  const Plan* p = plan(ordinal);
+  if (p == nullptr) return {};
+  SegmentAnswer answer;
+  answer.member = p->evaluate(profile, now);
+  if (p->time_dependent()) answer.next_change = p->next_change(profile, now, answer.member);
+  return answer;
 }
 
 Status Catalog::restore(model::SegmentOrdinal ordinal, std::string_view text) {
@@ -297,6 +292,9 @@ Status Catalog::restore(model::SegmentOrdinal ordinal, std::string_view text) {
   s.condition = std::move(filter.condition);
   by_alias_[s.alias] = ordinal.value;
   next_ordinal_ = std::max(next_ordinal_, ordinal.value + 1);
+  // find() must see restored segments before finish_restore() rebuilds everything.
+  if (by_ordinal_.size() <= ordinal.value) by_ordinal_.resize(ordinal.value + 1, nullptr);
+  by_ordinal_[ordinal.value] = &s;
   return ok_status();
 }
 
@@ -356,13 +354,25 @@ void Catalog::rebuild() {
   };
   by_field_.clear();
   time_dependent_.clear();
+  by_ordinal_.assign(next_ordinal_, nullptr);
+  plans_.clear();
+  plans_.resize(next_ordinal_);
   for (auto& [ordinal, s] : segments_) {
     const auto& c = closure(s);
     s.fields_read.assign(c.first.begin(), c.first.end());
     s.time_dependent = c.second;
     for (const std::string& f : s.fields_read) by_field_[f].push_back(s.ordinal);
     if (s.time_dependent) time_dependent_.push_back(s.ordinal);
+    by_ordinal_[ordinal] = &s;
+    plans_[ordinal] = std::make_unique<Plan>();
   }
+  // Every plan exists before any is compiled, so INCLUDE can point at plans in any order.
+  const Plan::IncludeLookup lookup = [this](std::string_view alias) {
+    const Segment* target = find(alias);
+    if (target == nullptr) return Plan::Include{};
+    return Plan::Include{plan(target->ordinal), target->time_dependent};
+  };
+  for (const auto& [ordinal, s] : segments_) plans_[ordinal]->compile(s.condition, lookup);
 }
 
 }  // namespace shoal::segment

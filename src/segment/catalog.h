@@ -4,6 +4,7 @@
 // computes their next time-driven change. Not thread-safe; owned by the engine's partition.
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -11,6 +12,7 @@
 
 #include "model/ids.h"
 #include "segment/condition.h"
+#include "segment/plan.h"
 
 namespace shoal::segment {
 
@@ -36,13 +38,19 @@ struct BatchResult {
   std::vector<model::SegmentOrdinal> changed;  // new, replaced, and their includers; ascending
 };
 
+// A segment's answer for a profile at an instant, and when it will next change by time alone.
+struct SegmentAnswer {
+  bool member = false;
+  TimestampMs next_change = model::kNoTime;
+};
+
 // Lets unordered_map<std::string, ...> be searched with a string_view without allocating.
 struct StringHash {
   using is_transparent = void;
   std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
 };
 
-class Catalog final : private IncludeResolver {
+class Catalog final {
  public:
   Catalog() = default;
   Catalog(const Catalog&) = delete;
@@ -65,12 +73,19 @@ class Catalog final : private IncludeResolver {
     return time_dependent_;
   }
 
+  // Evaluation runs on each segment's compiled Plan (plan.h): the same answers as
+  // evaluate_condition on the parsed tree, without its lookups and allocations.
   bool evaluate(model::SegmentOrdinal ordinal, const model::FieldSource& profile,
                 TimestampMs now) const;
   // The earliest t > now at which evaluate(ordinal, profile, t) may differ from its value at now
   // by time alone, or model::kNoTime. Exact for the language's atoms; never late.
   TimestampMs next_change(model::SegmentOrdinal ordinal, const model::FieldSource& profile,
                           TimestampMs now) const;
+  // evaluate and next_change together (kNoTime for a segment that is not time-dependent),
+  // sharing the evaluation at now.
+  SegmentAnswer evaluate_with_next_change(model::SegmentOrdinal ordinal,
+                                          const model::FieldSource& profile,
+                                          TimestampMs now) const;
 
   // Restart: re-register known segments with their ordinals, in ascending ordinal order; INCLUDE
   // targets are resolved by finish_restore(), which must be called before anything else.
@@ -78,14 +93,15 @@ class Catalog final : private IncludeResolver {
   Status finish_restore();
 
  private:
-  bool evaluate_include(const Condition& include, const model::FieldSource& source,
-                        TimestampMs now) const override;
-  void include_change_candidates(const Condition& include, const model::FieldSource& source,
-                                 TimestampMs now, std::vector<TimestampMs>& out) const override;
-  // Recomputes fields_read, time_dependent and the indexes from the current segments.
+  const Plan* plan(model::SegmentOrdinal ordinal) const {
+    return ordinal.value < plans_.size() ? plans_[ordinal.value].get() : nullptr;
+  }
+  // Recomputes fields_read, time_dependent, the indexes and the plans from the current segments.
   void rebuild();
 
   std::map<std::uint32_t, Segment> segments_;  // by ordinal
+  std::vector<const Segment*> by_ordinal_;     // into segments_ (its nodes are stable)
+  std::vector<std::unique_ptr<Plan>> plans_;   // by ordinal; null for unused ordinals
   std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> by_alias_;
   std::unordered_map<std::string, std::vector<model::SegmentOrdinal>, StringHash, std::equal_to<>>
       by_field_;

@@ -324,7 +324,7 @@ std::string pattern_of(const Expr& e) {
   return std::string();
 }
 
-bool any_equal(const Value& left, const Value& right) {
+bool any_equal_impl(const Value& left, const Value& right) {
   if (left.is_map()) {
     for (const auto& entry : left.as_map()) {
       const std::string& key = entry.first;
@@ -343,7 +343,7 @@ bool any_equal(const Value& left, const Value& right) {
   });
 }
 
-bool satisfies(CompareOp op, int c) {
+bool satisfies_impl(CompareOp op, int c) {
   switch (op) {
     case CompareOp::kEq: return c == 0;
     case CompareOp::kNe: return c != 0;
@@ -355,6 +355,20 @@ bool satisfies(CompareOp op, int c) {
   return false;
 }
 
+bool compare_present(CompareOp op, const Value* left, const Value* right) {
+  if (op == CompareOp::kEq || op == CompareOp::kNe) {
+    bool eq = left != nullptr && right != nullptr && any_equal_impl(*left, *right);
+    return op == CompareOp::kEq ? eq : !eq;
+  }
+  if (left == nullptr || right == nullptr) return false;
+  return any_element(*left, [&](const Value& l) {
+    return any_element(*right, [&](const Value& r) {
+      auto cmp = compare_scalars(l, r);
+      return cmp.has_value() && satisfies_impl(op, *cmp);
+    });
+  });
+}
+
 bool evaluate_atom(const Condition& c, const model::FieldSource& source, TimestampMs now) {
   Operand left = evaluate_operand(*c.left, source, now);
   switch (c.kind) {
@@ -362,24 +376,15 @@ bool evaluate_atom(const Condition& c, const model::FieldSource& source, Timesta
       return left.present() && !left.value().is_empty();
     case ConditionKind::kCompare: {
       Operand right = evaluate_operand(*c.operands[0], source, now);
-      if (c.op == CompareOp::kEq || c.op == CompareOp::kNe) {
-        bool eq = left.present() && right.present() && any_equal(left.value(), right.value());
-        return c.op == CompareOp::kEq ? eq : !eq;
-      }
-      if (!left.present() || !right.present()) return false;
-      return any_element(left.value(), [&](const Value& l) {
-        return any_element(right.value(), [&](const Value& r) {
-          auto cmp = compare_scalars(l, r);
-          return cmp.has_value() && satisfies(c.op, *cmp);
-        });
-      });
+      return compare_present(c.op, left.present() ? &left.value() : nullptr,
+                             right.present() ? &right.value() : nullptr);
     }
     case ConditionKind::kIn:
     case ConditionKind::kIntersects: {
       if (!left.present()) return false;
       for (const ExprPtr& item : c.operands) {
         Operand right = evaluate_operand(*item, source, now);
-        if (right.present() && any_equal(left.value(), right.value())) return true;
+        if (right.present() && any_equal_impl(left.value(), right.value())) return true;
       }
       return false;
     }
@@ -414,6 +419,55 @@ bool evaluate_atom(const Condition& c, const model::FieldSource& source, Timesta
     }
     default:
       return false;
+  }
+}
+
+// The crossings of date_math_crossings, each passed to sink(t).
+template <class Sink>
+void crossings_into(const DateMath& math, TimestampMs threshold, TimestampMs now, Sink&& sink) {
+  auto push = [&](TimestampMs t) {
+    if (t > now && t < model::kNoTime) sink(t);
+  };
+  if (!math.calendar()) {
+    // g(t) = t + c reaches the threshold at t = threshold - c and passes it one ms later.
+    TimestampMs t;
+    if (__builtin_sub_overflow(threshold, math.fixed_ms(), &t)) return;
+    push(t);
+    if (t < model::kNoTime) push(t + 1);
+    return;
+  }
+  if (threshold > kMaxCalendarMs || threshold < -kMaxCalendarMs) return;
+  // g(t) = add_months_clamped(t, k) keeps the time of day, and the day it maps to is a
+  // non-decreasing function of t's day; g is not monotone (clamping maps several days onto the
+  // last day of a month). Only days mapping onto the threshold's day can straddle it.
+  const std::int64_t k = math.months();
+  const std::int64_t threshold_day = floor_div(threshold, kMsPerDay);
+  auto mapped_day = [&](std::int64_t day) {
+    return floor_div(add_months_clamped(day * kMsPerDay, k), kMsPerDay);
+  };
+  auto first_day = [&](bool strictly_after) {
+    std::int64_t lo = threshold_day - 31 * std::abs(k) - 5;
+    std::int64_t hi = threshold_day + 31 * std::abs(k) + 5;
+    while (lo < hi) {
+      std::int64_t mid = lo + (hi - lo) / 2;
+      std::int64_t m = mapped_day(mid);
+      if (strictly_after ? m > threshold_day : m >= threshold_day) {
+        hi = mid;
+      } else {
+        lo = mid + 1;
+      }
+    }
+    return lo;
+  };
+  const std::int64_t run_begin = first_day(false);
+  const std::int64_t run_end = first_day(true);
+  const std::int64_t offset = threshold - threshold_day * kMsPerDay;
+  push(run_begin * kMsPerDay);
+  push(run_end * kMsPerDay);
+  for (std::int64_t day = run_begin; day < run_end && day < run_begin + 8; ++day) {
+    push(day * kMsPerDay);
+    push(day * kMsPerDay + offset);
+    push(day * kMsPerDay + offset + 1);
   }
 }
 
@@ -534,6 +588,13 @@ void collect_change_candidates(const Condition& c, const model::FieldSource& sou
 TimestampMs next_change(const Condition& condition, const model::FieldSource& source,
                         TimestampMs now, const IncludeResolver* resolver, int max_evaluations) {
   std::vector<TimestampMs> candidates;
+  return next_change(condition, source, now, resolver, max_evaluations, candidates);
+}
+
+TimestampMs next_change(const Condition& condition, const model::FieldSource& source,
+                        TimestampMs now, const IncludeResolver* resolver, int max_evaluations,
+                        std::vector<TimestampMs>& candidates) {
+  candidates.clear();
   collect_change_candidates(condition, source, now, resolver, candidates);
   if (candidates.empty()) return model::kNoTime;
   std::sort(candidates.begin(), candidates.end());
@@ -550,51 +611,25 @@ TimestampMs next_change(const Condition& condition, const model::FieldSource& so
 
 void date_math_crossings(const DateMath& math, TimestampMs threshold, TimestampMs now,
                          std::vector<TimestampMs>& out) {
-  auto push = [&](TimestampMs t) {
-    if (t > now && t < model::kNoTime) out.push_back(t);
-  };
-  if (!math.calendar()) {
-    // g(t) = t + c reaches the threshold at t = threshold - c and passes it one ms later.
-    TimestampMs t;
-    if (__builtin_sub_overflow(threshold, math.fixed_ms(), &t)) return;
-    push(t);
-    if (t < model::kNoTime) push(t + 1);
-    return;
-  }
-  if (threshold > kMaxCalendarMs || threshold < -kMaxCalendarMs) return;
-  // g(t) = add_months_clamped(t, k) keeps the time of day, and the day it maps to is a
-  // non-decreasing function of t's day; g is not monotone (clamping maps several days onto the
-  // last day of a month). Only days mapping onto the threshold's day can straddle it.
-  const std::int64_t k = math.months();
-  const std::int64_t threshold_day = floor_div(threshold, kMsPerDay);
-  auto mapped_day = [&](std::int64_t day) {
-    return floor_div(add_months_clamped(day * kMsPerDay, k), kMsPerDay);
-  };
-  auto first_day = [&](bool strictly_after) {
-    std::int64_t lo = threshold_day - 31 * std::abs(k) - 5;
-    std::int64_t hi = threshold_day + 31 * std::abs(k) + 5;
-    while (lo < hi) {
-      std::int64_t mid = lo + (hi - lo) / 2;
-      std::int64_t m = mapped_day(mid);
-      if (strictly_after ? m > threshold_day : m >= threshold_day) {
-        hi = mid;
-      } else {
-        lo = mid + 1;
-      }
-    }
-    return lo;
-  };
-  const std::int64_t run_begin = first_day(false);
-  const std::int64_t run_end = first_day(true);
-  const std::int64_t offset = threshold - threshold_day * kMsPerDay;
-  push(run_begin * kMsPerDay);
-  push(run_end * kMsPerDay);
-  for (std::int64_t day = run_begin; day < run_end && day < run_begin + 8; ++day) {
-    push(day * kMsPerDay);
-    push(day * kMsPerDay + offset);
-    push(day * kMsPerDay + offset + 1);
-  }
+  crossings_into(math, threshold, now, [&](TimestampMs t) { out.push_back(t); });
 }
+
+int date_math_crossings(const DateMath& math, TimestampMs threshold, TimestampMs now,
+                        TimestampMs (&out)[kMaxDateMathCrossings]) {
+  int n = 0;
+  crossings_into(math, threshold, now, [&](TimestampMs t) {
+    if (n < kMaxDateMathCrossings) out[n++] = t;
+  });
+  return n;
+}
+
+bool compare_operands(CompareOp op, const Value* left, const Value* right) {
+  return compare_present(op, left, right);
+}
+
+bool any_equal(const Value& left, const Value& right) { return any_equal_impl(left, right); }
+
+bool satisfies(CompareOp op, int three_way) { return satisfies_impl(op, three_way); }
 
 bool glob_match(std::string_view pattern, std::string_view text) {
   std::size_t p = 0, t = 0, star_p = std::string_view::npos, star_t = 0;

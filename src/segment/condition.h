@@ -86,10 +86,29 @@ TimestampMs next_change(const Condition& condition, const model::FieldSource& so
                         TimestampMs now, const IncludeResolver* resolver = nullptr,
                         int max_evaluations = 64);
 
+// next_change with a caller's buffer for the candidates (cleared first), so that a caller on the
+// hot path allocates nothing once the buffer has grown.
+TimestampMs next_change(const Condition& condition, const model::FieldSource& source,
+                        TimestampMs now, const IncludeResolver* resolver, int max_evaluations,
+                        std::vector<TimestampMs>& scratch);
+
 // Instants t > now at which `math`'s instant crosses `threshold`: the value of
 // apply_date_math(math, t) compared with `threshold` can change only at these t.
 void date_math_crossings(const DateMath& math, TimestampMs threshold, TimestampMs now,
                          std::vector<TimestampMs>& out);
+// The same into a fixed buffer (in no particular order); returns how many were written.
+inline constexpr int kMaxDateMathCrossings = 32;
+int date_math_crossings(const DateMath& math, TimestampMs threshold, TimestampMs now,
+                        TimestampMs (&out)[kMaxDateMathCrossings]);
+
+// A kCompare atom's test of evaluated operands (nullptr: missing), with the language's coercions
+// and any-element semantics for lists and series.
+bool compare_operands(CompareOp op, const model::Value* left, const model::Value* right);
+// Whether any element of `left` equals any element of `right` (a map on the left offers its keys):
+// the equality of ==, IN and INTERSECTS.
+bool any_equal(const model::Value& left, const model::Value& right);
+// The result of a three-way comparison under `op`.
+bool satisfies(CompareOp op, int three_way);
 
 // Glob match: '*' and '%' match any run of bytes, '?' one byte; case-sensitive.
 bool glob_match(std::string_view pattern, std::string_view text);
