@@ -337,7 +337,10 @@ void Engine::advance_to(TimestampMs now) {
 
 Result<Engine::CachedProfile*> Engine::load_profile(model::ProfileId id) {
   auto it = profiles_.find(id.value);
-  if (it != profiles_.end()) return &it->second;
+  if (it != profiles_.end()) {
+    it->second.last_used = ++use_clock_;
+    return &it->second;
+  }
   if (deleted_profiles_.count(id.value)) return static_cast<CachedProfile*>(nullptr);
   SHOAL_ASSIGN_OR_RETURN(auto bytes, store_.get(storage::profile_key(options_.partition, id)));
   if (!bytes) return static_cast<CachedProfile*>(nullptr);
@@ -345,6 +348,7 @@ Result<Engine::CachedProfile*> Engine::load_profile(model::ProfileId id) {
   CachedProfile cached;
   cached.committed_key_due = profile.timer_key_due;
   cached.in_store = true;
+  cached.last_used = ++use_clock_;
   cached.profile = std::move(profile);
   return &profiles_.emplace(id.value, std::move(cached)).first->second;
 }
@@ -404,6 +408,7 @@ Engine::CachedProfile& Engine::create_profile() {
   cached.profile.id = model::ProfileId{next_profile_id_++};
   cached.profile.created_ms = now_;
   cached.profile.modified_ms = now_;
+  cached.last_used = ++use_clock_;
   ++counters_.profiles_created;
   ++profile_count_;
   std::uint64_t id = cached.profile.id.value;
@@ -977,7 +982,37 @@ Status Engine::commit(std::vector<Trigger>& released,
   }
   for (Trigger& t : unreleased_) released.push_back(std::move(t));
   unreleased_.clear();
+  evict_if_needed();
   return ok_status();
+}
+
+void Engine::evict_if_needed() {
+  if (profiles_.size() > options_.max_cached_profiles && builds_.empty()) {
+    // Drop the least recently used fifth (everything is clean right after a commit, except
+    // profiles waiting for the open millisecond to close).
+    std::vector<std::uint64_t> uses;
+    uses.reserve(profiles_.size());
+    for (const auto& [id, cached] : profiles_) uses.push_back(cached.last_used);
+    std::size_t target = options_.max_cached_profiles * 4 / 5;
+    std::size_t drop = profiles_.size() - target;
+    std::nth_element(uses.begin(), uses.begin() + static_cast<std::ptrdiff_t>(drop - 1),
+                     uses.end());
+    std::uint64_t cutoff = uses[drop - 1];
+    for (auto it = profiles_.begin(); it != profiles_.end();) {
+      if (it->second.last_used <= cutoff && !pending_.count(it->second.profile.id) &&
+          it->second.in_store) {
+        it = profiles_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  if (identities_.size() > options_.max_cached_identities) {
+    std::size_t target = options_.max_cached_identities * 4 / 5;
+    for (auto it = identities_.begin(); it != identities_.end() && identities_.size() > target;) {
+      it = identities_.erase(it);
+    }
+  }
 }
 
 Status Engine::acknowledge_through(std::uint64_t sequence) {

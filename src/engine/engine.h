@@ -67,6 +67,10 @@ struct EngineOptions {
   // Replay evaluates a newly registered segment over every profile when the millisecond
   // closes; the server builds it in the background through build_step().
   bool synchronous_segment_builds = true;
+  // Memory bounds: after a commit, the least recently used clean profiles (and a share of the
+  // identity index cache) are dropped beyond these counts; they are read back when needed.
+  std::size_t max_cached_profiles = 300'000;
+  std::size_t max_cached_identities = 1'000'000;
   std::vector<IdentityLimit> identity_limits;
   storage::PartitionId partition = 0;
 };
@@ -183,6 +187,7 @@ class Engine {
   struct CachedProfile {
     model::Profile profile;
     TimestampMs committed_key_due = model::kNoTime;  // profile.timer_key_due as stored
+    std::uint64_t last_used = 0;                      // for eviction
     bool in_store = false;
   };
   // What must be re-evaluated for a profile when the millisecond closes.
@@ -195,6 +200,7 @@ class Engine {
   Result<std::optional<model::ProfileId>> lookup_identity(std::string_view field,
                                                           std::string_view value);
   Status ensure_all_profiles_loaded();
+  void evict_if_needed();
   CachedProfile& create_profile();
   void merge_into(CachedProfile& survivor, CachedProfile& absorbed);
   void mark_pending(model::ProfileId id, const std::vector<std::string>& fields, bool all);
@@ -231,6 +237,7 @@ class Engine {
   std::uint64_t next_profile_id_ = 1;
   std::uint64_t next_seq_ = 1;
   std::uint64_t next_trigger_seq_ = 1;
+  std::uint64_t use_clock_ = 0;
 
   std::unordered_map<std::uint64_t, CachedProfile> profiles_;
   // Identity index cache: "field\0value" -> profile id (nullopt = known absent, pending delete).

@@ -178,6 +178,41 @@ TEST_F(EngineTest, TimerIndexIsNotRewrittenWhenATimerMovesLater) {
   EXPECT_TRUE(timer_keys().empty());
 }
 
+TEST_F(EngineTest, EvictedProfilesAreReadBackIntact) {
+  auto store = open_store();
+  EngineOptions options;
+  options.max_cached_profiles = 5;
+  options.max_cached_identities = 5;
+  Engine engine(*store, options);
+  ASSERT_TRUE(engine.open().ok());
+  ASSERT_TRUE(engine.set_mapping(kMapping).ok());
+  engine.advance_to(kT);
+  engine.register_segments({"FILTER last_seen > \"now-7d\" ALIAS active"});
+  std::vector<Trigger> released;
+  for (int i = 0; i < 20; ++i) {
+    engine.advance_to(kT + i);
+    std::string json = "{\"user_id\":\"u" + std::to_string(i) + "\",\"plan\":\"p" +
+                       std::to_string(i) + "\"}";
+    ASSERT_TRUE(engine.apply_event("events", event(json), kT + i).applied);
+    engine.close_millisecond();
+    ASSERT_TRUE(engine.commit(released).ok());
+  }
+  EXPECT_LE(engine.cached_profiles(), 5u);
+  auto p3 = engine.find_profile("user_id", "u3");
+  ASSERT_TRUE(p3.ok() && *p3);
+  EXPECT_EQ((*p3)->field("plan")->value, model::Value("p3"));
+  EXPECT_EQ((*p3)->memberships.size(), 1u);
+  // Their timers still fire: every profile exits exactly 7 days after its event.
+  released.clear();
+  engine.advance_to(kT + 8 * kDay);
+  ASSERT_TRUE(engine.commit(released).ok());
+  ASSERT_EQ(released.size(), 20u);
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(released[i].ts, kT + 7 * kDay + i);
+    EXPECT_EQ(released[i].event, TriggerEvent::kExit);
+  }
+}
+
 TEST(TriggerBatchTest, RoundTripsAndRejectsEveryTruncation) {
   Trigger a;
   a.sequence = 7;
