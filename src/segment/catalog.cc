@@ -258,7 +258,7 @@ TimestampMs Catalog::next_change(model::SegmentOrdinal ordinal, const model::Fie
                                  TimestampMs now) const {
   const Plan* p = plan(ordinal);
   if (p == nullptr || !p->time_dependent()) return model::kNoTime;
-  return p->next_change(profile, now, p->evaluate(profile, now));
+  return p->next_change(profile, now);
 }
 
 SegmentAnswer Catalog::evaluate_with_next_change(model::SegmentOrdinal ordinal,

@@ -50,9 +50,6 @@ void Plan::compile(ConditionPtr condition, const IncludeLookup& lookup) {
     const bool inner = n.op == Op::kTrue || n.op == Op::kAnd || n.op == Op::kOr || n.op == Op::kNot;
     if (!inner && n.time_dependent) time_leaves_.push_back(i);
   }
-  std::uint32_t root = 0;
-  while (nodes_[root].op == Op::kNot) ++root;
-  single_leaf_ = time_leaves_.size() == 1 && time_leaves_[0] == root;
 }
 
 std::uint32_t Plan::add(const Condition& c, const IncludeLookup& lookup) {
@@ -225,13 +222,38 @@ bool Plan::eval_count_since(const Node& n, const model::FieldSource& source,
   return compare_operands(n.compare, &left, n.literal);
 }
 
-TimestampMs Plan::next_change(const model::FieldSource& source, TimestampMs now,
-                              bool current) const {
+TimestampMs Plan::change_after(const model::FieldSource& source, TimestampMs now,
+                               const bool* current) const {
   if (time_leaves_.empty()) return model::kNoTime;
-  if (single_leaf_) return leaf_change(nodes_[time_leaves_[0]], source, now);
+  // Descend while the answer is one time-dependent node's (or its negation): under AND, the
+  // other children are true and cannot change by time; under OR, false. A time-independent
+  // child that decides an AND or OR freezes the answer.
+  std::uint32_t i = 0;
+  while (true) {
+    const Node& n = nodes_[i];
+    if (n.op == Op::kNot) {
+      ++i;
+      continue;
+    }
+    if (n.op != Op::kAnd && n.op != Op::kOr) return leaf_change(n, source, now);
+    const bool deciding = n.op == Op::kOr;
+    std::uint32_t live = 0;
+    int live_count = 0;
+    for (std::uint32_t j = i + 1; j < n.end; j = nodes_[j].end) {
+      if (nodes_[j].time_dependent) {
+        live = j;
+        ++live_count;
+      } else if (eval(j, source, now) == deciding) {
+        return model::kNoTime;
+      }
+    }
+    if (live_count != 1) break;
+    i = live;
+  }
   // The answer can change only when a time-dependent leaf does: step from one leaf change to the
   // next, re-evaluating the whole condition only there. A leaf's change found at an earlier step
   // still holds while it lies ahead.
+  const bool at_now = current != nullptr ? *current : evaluate(source, now);
   TimestampMs cached[kCachedLeaves];
   const bool use_cache = time_leaves_.size() <= kCachedLeaves;
   TimestampMs t = now;
@@ -248,7 +270,7 @@ TimestampMs Plan::next_change(const model::FieldSource& source, TimestampMs now,
       next = std::min(next, change);
     }
     if (next == model::kNoTime || step == kMaxSteps) return next;
-    if (evaluate(source, next) != current) return next;
+    if (evaluate(source, next) != at_now) return next;
     t = next;
   }
 }
@@ -256,8 +278,7 @@ TimestampMs Plan::next_change(const model::FieldSource& source, TimestampMs now,
 TimestampMs Plan::leaf_change(const Node& n, const model::FieldSource& source,
                               TimestampMs now) const {
   switch (n.op) {
-    case Op::kInclude:
-      return n.include->next_change(source, now, n.include->evaluate(source, now));
+    case Op::kInclude: return n.include->change_after(source, now, nullptr);
     case Op::kFieldNow: return field_now_change(n, source, now);
     case Op::kCountSince: return count_since_change(n, source, now);
     default: return tree_change(*n.atom, source, now);
@@ -272,10 +293,18 @@ TimestampMs Plan::field_now_change(const Node& n, const model::FieldSource& sour
   }
   // One instant against the moving one: the tree's candidates, tried against this atom only.
   const TimestampMs m = value->is_date() ? value->as_date() : value->as_int();
+  const bool at_now = eval_field_now(n, value, now);
+  if (!n.math.calendar() && m < kSafeMs && m > -kSafeMs && n.math.fixed_ms() < kSafeMs &&
+      n.math.fixed_ms() > -kSafeMs) {
+    // now + offset meets m at m - offset and passes it a millisecond later.
+    const TimestampMs meet = m - n.math.fixed_ms();
+    if (meet > now && eval_field_now(n, value, meet) != at_now) return meet;
+    if (meet + 1 > now && eval_field_now(n, value, meet + 1) != at_now) return meet + 1;
+    return model::kNoTime;
+  }
   TimestampMs candidates[kMaxDateMathCrossings];
   const int count = date_math_crossings(n.math, m, now, candidates);
   std::sort(candidates, candidates + count);
-  const bool at_now = eval_field_now(n, value, now);
   for (int k = 0; k < count; ++k) {
     if (eval_field_now(n, value, candidates[k]) != at_now) return candidates[k];
   }

@@ -36,7 +36,13 @@ class Plan {
   // The earliest t > now with evaluate(t) != current by time alone, or kNoTime; `current` must be
   // evaluate(source, now). Exact unless an atom outside the fast shapes has more than 64
   // candidate instants or the answer needs more than 64 steps; then early, never late.
-  TimestampMs next_change(const model::FieldSource& source, TimestampMs now, bool current) const;
+  TimestampMs next_change(const model::FieldSource& source, TimestampMs now, bool current) const {
+    return change_after(source, now, &current);
+  }
+  // The same, evaluating the answer at now only where it is needed.
+  TimestampMs next_change(const model::FieldSource& source, TimestampMs now) const {
+    return change_after(source, now, nullptr);
+  }
 
   bool time_dependent() const { return !time_leaves_.empty(); }
 
@@ -73,6 +79,9 @@ class Plan {
   };
 
   std::uint32_t add(const Condition& c, const IncludeLookup& lookup);
+  // next_change; evaluates the answer at now only if it needs it (current == nullptr).
+  TimestampMs change_after(const model::FieldSource& source, TimestampMs now,
+                           const bool* current) const;
   bool eval(std::uint32_t index, const model::FieldSource& source, TimestampMs now) const;
   bool eval_field_now(const Node& n, const model::Value* value, TimestampMs now) const;
   bool eval_count_since(const Node& n, const model::FieldSource& source, TimestampMs now) const;
@@ -87,8 +96,6 @@ class Plan {
   std::vector<Node> nodes_;
   std::vector<const model::Value*> literals_;
   std::vector<std::uint32_t> time_leaves_;  // time-dependent atoms and INCLUDEs
-  // The root is one time-dependent leaf under zero or more NOTs: its changes are the root's.
-  bool single_leaf_ = false;
 };
 
 }  // namespace shoal::segment
