@@ -22,6 +22,9 @@ enum class RecordType : char {
   kTimer = 'T',     // T<partition><due i64 BE biased><profile id u64 BE> -> ""
   kOutbox = 'O',    // O<trigger sequence u64 BE>        -> trigger JSON
   kPosition = 'X',  // X<source>                         -> source position bytes
+  // The HTTP API's own records (src/http), written outside engine commits.
+  kApiKey = 'K',       // K<key id>                     -> role, SHA-256 of the token, created, name
+  kSegmentInfo = 'N',  // N<segment alias>              -> JSON {name, description, created}
 };
 
 void append_u64_be(std::string& out, std::uint64_t v);
