@@ -1,6 +1,8 @@
 #include "engine/engine.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cstring>
 #include <tuple>
 
 #include "core/hash.h"
@@ -422,17 +424,19 @@ void Engine::touch(CachedProfile& cached) {
   dirty_profiles_.insert(cached.profile.id.value);
 }
 
-void Engine::mark_pending(model::ProfileId id, const std::vector<std::string>& fields, bool all) {
+void Engine::mark_pending(model::ProfileId id,
+                          const std::vector<std::string_view>& changed_fields, bool all) {
   PendingEval& pending = pending_[id];
-  if (all) pending.all = true;
-  if (!pending.all) {
-    for (const std::string& f : fields) {
-      if (std::find(pending.fields.begin(), pending.fields.end(), f) == pending.fields.end()) {
-        pending.fields.push_back(f);
-      }
-    }
-  }
   millisecond_open_ = true;
+  if (all) {
+    pending.all = true;
+    pending.segments.clear();
+  }
+  if (pending.all) return;
+  for (std::string_view field : changed_fields) {
+    const auto& readers = catalog_.segments_reading(field);
+    pending.segments.insert(pending.segments.end(), readers.begin(), readers.end());
+  }
 }
 
 void Engine::merge_into(CachedProfile& survivor, CachedProfile& absorbed) {
@@ -573,7 +577,8 @@ EventOutcome Engine::apply_event(std::string_view stream, const model::Value& da
     }
   }
   model::Profile& profile = target->profile;
-  std::vector<std::string> changed;
+  std::vector<std::string_view>& changed = scratch_fields_;
+  changed.clear();
   for (const model::Identity& identity : ids) {
     for (const model::Value& v : identity.values.as_list()) {
       if (profile.add_identity(identity.field, v.as_string())) {
@@ -598,7 +603,7 @@ EventOutcome Engine::apply_event(std::string_view stream, const model::Value& da
     if (did_change) changed.push_back(field.name);
   }
   touch(*target);
-  changed.emplace_back("_modified");
+  changed.push_back("_modified");
   mark_pending(profile.id, changed, all);
   ++counters_.events_applied;
   outcome.applied = true;
@@ -620,7 +625,7 @@ Status Engine::delete_field(std::string_view identity_field, std::string_view id
                       "profile " + id->to_string() + " has no field '" + std::string(field) + "'");
   }
   touch(*cached);
-  mark_pending(*id, {std::string(field), "_modified"}, false);
+  mark_pending(*id, {field, "_modified"}, false);
   return ok_status();
 }
 
@@ -673,16 +678,27 @@ void Engine::emit(const model::Profile& profile, model::SegmentOrdinal ordinal,
   t.reason = reason;
   t.entered_ms = entered_ms;
   t.identities = profile.identities;
-  std::string basis = profile.id.to_string();
-  basis += '/';
-  basis += t.segment_id;
-  basis += '/';
-  basis += trigger_event_name(event);
-  basis += '/';
-  basis += std::to_string(at);
-  basis += '/';
-  basis += std::to_string(profile.change_counter);
-  t.id = hex_id128(basis);
+  // Stable id: a hash of (profile, segment id, event, ts, change counter), built in a fixed
+  // buffer so emitting allocates no temporary strings.
+  char basis[160];
+  char* out = basis;
+  char* const end = basis + sizeof basis;
+  auto put_number = [&](std::int64_t v) {
+    out = std::to_chars(out, end, v).ptr;
+    *out++ = '/';
+  };
+  put_number(static_cast<std::int64_t>(profile.id.value));
+  std::size_t id_len = std::min<std::size_t>(t.segment_id.size(), 64);
+  std::memcpy(out, t.segment_id.data(), id_len);
+  out += id_len;
+  *out++ = '/';
+  std::string_view event_name = trigger_event_name(event);
+  std::memcpy(out, event_name.data(), event_name.size());
+  out += event_name.size();
+  *out++ = '/';
+  put_number(at);
+  put_number(static_cast<std::int64_t>(profile.change_counter));
+  t.id = hex_id128(std::string_view(basis, static_cast<std::size_t>(out - basis - 1)));
   ++counters_.triggers;
   std::uint64_t& size = segment_sizes_[ordinal.value];
   if (event == TriggerEvent::kEnter) {
@@ -701,12 +717,7 @@ void Engine::collect_segments(const model::Profile& p, const PendingEval* pendin
     segments = catalog_.ordinals();
     return;
   }
-  if (pending) {
-    for (const std::string& field : pending->fields) {
-      const auto& readers = catalog_.segments_reading(field);
-      segments.insert(segments.end(), readers.begin(), readers.end());
-    }
-  }
+  if (pending) segments = pending->segments;
   for (const model::SegmentTimer& timer : p.timers) {
     if (timer.due <= at) segments.push_back(timer.segment);
   }
@@ -726,7 +737,11 @@ void Engine::evaluate_profile(CachedProfile& cached,
       continue;
     }
     ++counters_.evaluations;
-    bool in = catalog_.evaluate(ordinal, source, at);
+    segment::SegmentAnswer answer = seg->time_dependent
+                                        ? catalog_.evaluate_with_next_change(ordinal, source, at)
+                                        : segment::SegmentAnswer{catalog_.evaluate(ordinal, source, at),
+                                                                 model::kNoTime};
+    bool in = answer.member;
     const model::Membership* was = p.membership(ordinal);
     if (in && !was) {
       ++p.change_counter;
@@ -740,12 +755,8 @@ void Engine::evaluate_profile(CachedProfile& cached,
       emit(p, ordinal, TriggerEvent::kExit, TriggerReason::kEval, at, entered);
       changed = true;
     }
-    TimestampMs before = model::kNoTime;
-    for (const model::SegmentTimer& t : p.timers) {
-      if (t.segment == ordinal) before = t.due;
-    }
-    TimestampMs next = seg->time_dependent ? catalog_.next_change(ordinal, source, at)
-                                           : model::kNoTime;
+    TimestampMs before = p.timer_due(ordinal);
+    TimestampMs next = answer.next_change;
     if (next != before) {
       p.set_timer(ordinal, next);
       changed = true;

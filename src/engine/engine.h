@@ -193,7 +193,7 @@ class Engine {
   // What must be re-evaluated for a profile when the millisecond closes.
   struct PendingEval {
     bool all = false;
-    std::vector<std::string> fields;
+    std::vector<model::SegmentOrdinal> segments;  // read a changed field; unsorted, may repeat
   };
 
   Result<CachedProfile*> load_profile(model::ProfileId id);
@@ -203,7 +203,10 @@ class Engine {
   void evict_if_needed();
   CachedProfile& create_profile();
   void merge_into(CachedProfile& survivor, CachedProfile& absorbed);
-  void mark_pending(model::ProfileId id, const std::vector<std::string>& fields, bool all);
+  // Queues a profile for evaluation when the millisecond closes: the segments that read one of
+  // `changed_fields`, or all of them.
+  void mark_pending(model::ProfileId id, const std::vector<std::string_view>& changed_fields,
+                    bool all);
   // The segments to evaluate for a profile: those reading a changed field, those whose timer
   // is due, or all of them.
   void collect_segments(const model::Profile& profile, const PendingEval* pending, TimestampMs at,
@@ -256,6 +259,7 @@ class Engine {
   bool sizes_dirty_ = false;
   std::uint64_t profile_count_ = 0;
   std::vector<model::SegmentOrdinal> scratch_segments_;
+  std::vector<std::string_view> scratch_fields_;
 
   using TimerEntry = std::pair<TimestampMs, std::uint64_t>;  // (due, profile id)
   std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;

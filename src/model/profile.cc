@@ -91,6 +91,12 @@ TimestampMs Profile::next_timer() const {
   return next;
 }
 
+TimestampMs Profile::timer_due(SegmentOrdinal segment) const {
+  auto it = std::lower_bound(timers.begin(), timers.end(), segment,
+                             [](const SegmentTimer& t, SegmentOrdinal key) { return t.segment < key; });
+  return it != timers.end() && it->segment == segment ? it->due : kNoTime;
+}
+
 void Profile::set_timer(SegmentOrdinal segment, TimestampMs due) {
   auto it = std::lower_bound(timers.begin(), timers.end(), segment,
                              [](const SegmentTimer& t, SegmentOrdinal key) { return t.segment < key; });

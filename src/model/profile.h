@@ -62,6 +62,7 @@ struct Profile {
   // The earliest timer due, or kNoTime.
   TimestampMs next_timer() const;
   void set_timer(SegmentOrdinal segment, TimestampMs due);  // kNoTime removes it
+  TimestampMs timer_due(SegmentOrdinal segment) const;      // kNoTime when none
 
   const FieldValue* field(std::string_view name) const;
   FieldValue* mutable_field(std::string_view name);
