@@ -156,15 +156,10 @@ std::string number_text(const Value& value) {
   if (std::trunc(d) == d && std::fabs(d) < 1e15) {
     return std::to_string(static_cast<std::int64_t>(d));
   }
+  // The shortest text that reads back as the same double.
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", d);
-  // Shortest text that round-trips.
-  for (int precision = 1; precision <= 17; ++precision) {
-    char shorter[32];
-    std::snprintf(shorter, sizeof shorter, "%.*g", precision, d);
-    if (std::strtod(shorter, nullptr) == d) return shorter;
-  }
-  return buf;
+  auto result = std::to_chars(buf, buf + sizeof buf, d);
+  return std::string(buf, result.ptr);
 }
 
 Result<Value> coerce_to_kind(const Value& value, Kind kind) {

@@ -125,10 +125,22 @@ bool merge_field(FieldValue& existing, const FieldValue& incoming, MergeOp op,
     case MergeOp::kAppend: {
       keep_newest_meta(existing, incoming);
       if (existing.value.is_times() && incoming.value.is_times()) {
-        if (incoming.value.as_times().empty()) return false;
-        TimeSeries merged;
-        const TimeSeries& a = existing.value.as_times();
         const TimeSeries& b = incoming.value.as_times();
+        if (b.empty()) return false;
+        TimeSeries& a = existing.value.as_times();
+        if (b.size() <= 4) {
+          // The common case, one event's timestamp: insert in place, no reallocation.
+          bool changed = false;
+          for (TimestampMs t : b) {
+            auto pos = std::upper_bound(a.begin(), a.end(), t, std::greater<>());
+            if (a.size() >= options.series_cap && pos == a.end()) continue;  // too old to keep
+            a.insert(pos, t);
+            if (a.size() > options.series_cap) a.pop_back();
+            changed = true;
+          }
+          return changed;
+        }
+        TimeSeries merged;
         merged.reserve(a.size() + b.size());
         std::merge(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(merged),
                    std::greater<>());

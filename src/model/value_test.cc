@@ -73,6 +73,20 @@ TEST(MergeTest, SumSetAndAppend) {
   EXPECT_EQ(t.value, Value(TimeSeries{30, 20, 10}));
 }
 
+TEST(MergeTest, AppendKeepsNewestFirstAndDropsWhatFallsOffTheCap) {
+  MergeOptions cap3{.series_cap = 3};
+  FieldValue t{Value(TimeSeries{30, 20, 10}), 1, 1};
+  EXPECT_FALSE(merge_field(t, FieldValue{Value(TimeSeries{5}), 2, 2}, MergeOp::kAppend, cap3));
+  EXPECT_EQ(t.value, Value(TimeSeries{30, 20, 10}));
+  EXPECT_TRUE(merge_field(t, FieldValue{Value(TimeSeries{25}), 2, 2}, MergeOp::kAppend, cap3));
+  EXPECT_EQ(t.value, Value(TimeSeries{30, 25, 20}));
+  EXPECT_TRUE(merge_field(t, FieldValue{Value(TimeSeries{40}), 3, 3}, MergeOp::kAppend, cap3));
+  EXPECT_EQ(t.value, Value(TimeSeries{40, 30, 25}));
+  // Equal timestamps are a multiset: both are kept.
+  EXPECT_TRUE(merge_field(t, FieldValue{Value(TimeSeries{40}), 4, 4}, MergeOp::kAppend, cap3));
+  EXPECT_EQ(t.value, Value(TimeSeries{40, 40, 30}));
+}
+
 TEST(ProfileTest, FieldSourceReadsFieldsIdentitiesAndMapKeys) {
   Profile p;
   p.created_ms = 5;
