@@ -251,25 +251,49 @@ const std::vector<model::SegmentOrdinal>& Catalog::segments_reading(std::string_
 bool Catalog::evaluate(model::SegmentOrdinal ordinal, const model::FieldSource& profile,
                        TimestampMs now) const {
   const Plan* p = plan(ordinal);
-  return p != nullptr && p->evaluate(profile, now);
+  if (p == nullptr) return false;
+  const model::Value* slots[kMaxFieldSlots];
+  FieldReader fields(profile, slots, reader_slots());
+  return p->evaluate(fields, now);
 }
 
 TimestampMs Catalog::next_change(model::SegmentOrdinal ordinal, const model::FieldSource& profile,
                                  TimestampMs now) const {
   const Plan* p = plan(ordinal);
   if (p == nullptr || !p->time_dependent()) return model::kNoTime;
-  return p->next_change(profile, now);
+  const model::Value* slots[kMaxFieldSlots];
+  FieldReader fields(profile, slots, reader_slots());
+  return p->next_change(fields, now);
 }
 
 SegmentAnswer Catalog::evaluate_with_next_change(model::SegmentOrdinal ordinal,
                                                  const model::FieldSource& profile,
                                                  TimestampMs now) const {
-  const Plan* p = plan(ordinal);
-  if (p == nullptr) return {};
   SegmentAnswer answer;
-  answer.member = p->evaluate(profile, now);
-  if (p->time_dependent()) answer.next_change = p->next_change(profile, now, answer.member);
+  answer_all(std::span<const model::SegmentOrdinal>(&ordinal, 1), profile, now, &answer);
   return answer;
+}
+
+void Catalog::evaluate_with_next_change(std::span<const model::SegmentOrdinal> ordinals,
+                                        const model::FieldSource& profile, TimestampMs now,
+                                        std::vector<SegmentAnswer>& out) const {
+  out.resize(ordinals.size());
+  answer_all(ordinals, profile, now, out.data());
+}
+
+void Catalog::answer_all(std::span<const model::SegmentOrdinal> ordinals,
+                         const model::FieldSource& profile, TimestampMs now,
+                         SegmentAnswer* out) const {
+  const model::Value* slots[kMaxFieldSlots];
+  FieldReader fields(profile, slots, reader_slots());
+  for (std::size_t i = 0; i < ordinals.size(); ++i) {
+    SegmentAnswer& answer = out[i];
+    answer = SegmentAnswer{};
+    const Plan* p = plan(ordinals[i]);
+    if (p == nullptr) continue;
+    answer.member = p->evaluate(fields, now);
+    if (p->time_dependent()) answer.next_change = p->next_change(fields, now, answer.member);
+  }
 }
 
 Status Catalog::restore(model::SegmentOrdinal ordinal, std::string_view text) {
@@ -367,12 +391,21 @@ void Catalog::rebuild() {
     plans_[ordinal] = std::make_unique<Plan>();
   }
   // Every plan exists before any is compiled, so INCLUDE can point at plans in any order.
-  const Plan::IncludeLookup lookup = [this](std::string_view alias) {
+  field_slots_.clear();
+  Plan::Linker linker;
+  linker.include = [this](std::string_view alias) {
     const Segment* target = find(alias);
     if (target == nullptr) return Plan::Include{};
     return Plan::Include{plan(target->ordinal), target->time_dependent};
   };
-  for (const auto& [ordinal, s] : segments_) plans_[ordinal]->compile(s.condition, lookup);
+  linker.field_slot = [this](std::string_view path) {
+    auto it = field_slots_.find(path);
+    if (it != field_slots_.end()) return it->second;
+    const auto slot = static_cast<std::uint32_t>(field_slots_.size());
+    field_slots_.emplace(std::string(path), slot);
+    return slot;
+  };
+  for (const auto& [ordinal, s] : segments_) plans_[ordinal]->compile(s.condition, linker);
 }
 
 }  // namespace shoal::segment

@@ -2,9 +2,11 @@
 // Catalog: the registered segments of one engine. Resolves INCLUDE (unknown aliases and cycles
 // are rejected at registration), keeps the field -> segments index, evaluates segments and
 // computes their next time-driven change. Not thread-safe; owned by the engine's partition.
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -82,10 +84,16 @@ class Catalog final {
   TimestampMs next_change(model::SegmentOrdinal ordinal, const model::FieldSource& profile,
                           TimestampMs now) const;
   // evaluate and next_change together (kNoTime for a segment that is not time-dependent),
-  // sharing the evaluation at now.
+  // sharing the evaluation at now and the field lookups.
   SegmentAnswer evaluate_with_next_change(model::SegmentOrdinal ordinal,
                                           const model::FieldSource& profile,
                                           TimestampMs now) const;
+  // evaluate_with_next_change for several segments of one profile at one instant; each field is
+  // looked up once for all of them. `out` is resized to ordinals.size(); an unknown ordinal
+  // answers {false, kNoTime}.
+  void evaluate_with_next_change(std::span<const model::SegmentOrdinal> ordinals,
+                                 const model::FieldSource& profile, TimestampMs now,
+                                 std::vector<SegmentAnswer>& out) const;
 
   // Restart: re-register known segments with their ordinals, in ascending ordinal order; INCLUDE
   // targets are resolved by finish_restore(), which must be called before anything else.
@@ -93,8 +101,17 @@ class Catalog final {
   Status finish_restore();
 
  private:
+  // Field slots beyond this many are read without remembering (FieldReader on the stack).
+  static constexpr std::uint32_t kMaxFieldSlots = 64;
+
   const Plan* plan(model::SegmentOrdinal ordinal) const {
     return ordinal.value < plans_.size() ? plans_[ordinal.value].get() : nullptr;
+  }
+  // Answers ordinals[i] into out[i], sharing one FieldReader.
+  void answer_all(std::span<const model::SegmentOrdinal> ordinals,
+                  const model::FieldSource& profile, TimestampMs now, SegmentAnswer* out) const;
+  std::uint32_t reader_slots() const {
+    return std::min<std::uint32_t>(static_cast<std::uint32_t>(field_slots_.size()), kMaxFieldSlots);
   }
   // Recomputes fields_read, time_dependent, the indexes and the plans from the current segments.
   void rebuild();
@@ -102,6 +119,8 @@ class Catalog final {
   std::map<std::uint32_t, Segment> segments_;  // by ordinal
   std::vector<const Segment*> by_ordinal_;     // into segments_ (its nodes are stable)
   std::vector<std::unique_ptr<Plan>> plans_;   // by ordinal; null for unused ordinals
+  // Field path -> FieldReader slot, for the paths the plans read.
+  std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> field_slots_;
   std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> by_alias_;
   std::unordered_map<std::string, std::vector<model::SegmentOrdinal>, StringHash, std::equal_to<>>
       by_field_;

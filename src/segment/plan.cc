@@ -39,12 +39,14 @@ TimestampMs tree_change(const Condition& atom, const model::FieldSource& source,
 
 }  // namespace
 
-void Plan::compile(ConditionPtr condition, const IncludeLookup& lookup) {
+const model::Value FieldReader::kUnreadMarker;
+
+void Plan::compile(ConditionPtr condition, const Linker& linker) {
   condition_ = std::move(condition);
   nodes_.clear();
   literals_.clear();
   time_leaves_.clear();
-  add(*condition_, lookup);
+  add(*condition_, linker);
   for (std::uint32_t i = 0; i < nodes_.size(); ++i) {
     const Node& n = nodes_[i];
     const bool inner = n.op == Op::kTrue || n.op == Op::kAnd || n.op == Op::kOr || n.op == Op::kNot;
@@ -52,7 +54,7 @@ void Plan::compile(ConditionPtr condition, const IncludeLookup& lookup) {
   }
 }
 
-std::uint32_t Plan::add(const Condition& c, const IncludeLookup& lookup) {
+std::uint32_t Plan::add(const Condition& c, const Linker& linker) {
   const auto index = static_cast<std::uint32_t>(nodes_.size());
   nodes_.emplace_back();
   Node n;
@@ -65,13 +67,13 @@ std::uint32_t Plan::add(const Condition& c, const IncludeLookup& lookup) {
              : c.kind == ConditionKind::kOr ? Op::kOr
                                             : Op::kNot;
       for (const ConditionPtr& child : c.children) {
-        const std::uint32_t at = add(*child, lookup);
+        const std::uint32_t at = add(*child, linker);
         n.time_dependent = n.time_dependent || nodes_[at].time_dependent;
       }
       break;
     }
     case ConditionKind::kInclude: {
-      const Include target = lookup(c.alias);
+      const Include target = linker.include(c.alias);
       n.op = Op::kInclude;
       n.include = target.plan;
       n.time_dependent = target.plan != nullptr && target.time_dependent;
@@ -124,38 +126,35 @@ std::uint32_t Plan::add(const Condition& c, const IncludeLookup& lookup) {
       break;
     }
   }
+  if (!n.field.empty()) n.slot = linker.field_slot(n.field);
   n.end = static_cast<std::uint32_t>(nodes_.size());
   nodes_[index] = n;
   return index;
 }
 
-bool Plan::evaluate(const model::FieldSource& source, TimestampMs now) const {
-  return eval(0, source, now);
-}
-
-bool Plan::eval(std::uint32_t index, const model::FieldSource& source, TimestampMs now) const {
+bool Plan::eval(std::uint32_t index, FieldReader& fields, TimestampMs now) const {
   const Node& n = nodes_[index];
   switch (n.op) {
     case Op::kTrue: return true;
     case Op::kAnd:
       for (std::uint32_t j = index + 1; j < n.end; j = nodes_[j].end) {
-        if (!eval(j, source, now)) return false;
+        if (!eval(j, fields, now)) return false;
       }
       return true;
     case Op::kOr:
       for (std::uint32_t j = index + 1; j < n.end; j = nodes_[j].end) {
-        if (eval(j, source, now)) return true;
+        if (eval(j, fields, now)) return true;
       }
       return false;
-    case Op::kNot: return !eval(index + 1, source, now);
-    case Op::kInclude: return n.include != nullptr && n.include->evaluate(source, now);
-    case Op::kTree: return evaluate_condition(*n.atom, source, now, nullptr);
+    case Op::kNot: return !eval(index + 1, fields, now);
+    case Op::kInclude: return n.include != nullptr && n.include->evaluate(fields, now);
+    case Op::kTree: return evaluate_condition(*n.atom, fields.source(), now, nullptr);
     case Op::kExists: {
-      const Value* v = source.find(n.field);
+      const Value* v = fields.find(n.slot, n.field);
       return v != nullptr && !v->is_empty();
     }
     case Op::kFieldLiteral: {
-      const Value* v = source.find(n.field);
+      const Value* v = fields.find(n.slot, n.field);
       const Value& r = *n.literal;
       if (v != nullptr) {
         // The common scalar pairs, as compare_scalars orders them; the rest on the general path.
@@ -168,7 +167,7 @@ bool Plan::eval(std::uint32_t index, const model::FieldSource& source, Timestamp
       return compare_operands(n.compare, v, &r);
     }
     case Op::kFieldIn: {
-      const Value* v = source.find(n.field);
+      const Value* v = fields.find(n.slot, n.field);
       if (v == nullptr) return false;
       const auto begin = literals_.begin() + n.literals_begin;
       const auto end = literals_.begin() + n.literals_end;
@@ -190,8 +189,8 @@ bool Plan::eval(std::uint32_t index, const model::FieldSource& source, Timestamp
       if (v->is_string()) return scalar_matches(*v);
       return std::any_of(begin, end, [&](const Value* lit) { return any_equal(*v, *lit); });
     }
-    case Op::kFieldNow: return eval_field_now(n, source.find(n.field), now);
-    case Op::kCountSince: return eval_count_since(n, source, now);
+    case Op::kFieldNow: return eval_field_now(n, fields.find(n.slot, n.field), now);
+    case Op::kCountSince: return eval_count_since(n, fields, now);
   }
   return false;
 }
@@ -206,24 +205,22 @@ bool Plan::eval_field_now(const Node& n, const Value* value, TimestampMs now) co
   return compare_operands(n.compare, value, &right);
 }
 
-bool Plan::eval_count_since(const Node& n, const model::FieldSource& source,
-                            TimestampMs now) const {
-  const Value* series = source.find(n.field);
+bool Plan::eval_count_since(const Node& n, FieldReader& fields, TimestampMs now) const {
+  const Value* series = fields.find(n.slot, n.field);
   std::int64_t count = 0;
   if (series != nullptr && series->is_times()) {
     const model::TimeSeries& times = series->as_times();
     assert(std::is_sorted(times.begin(), times.end(), std::greater<>()));  // newest first
     count = count_in_window(times, apply_date_math(n.math, now), now);
   } else if (series != nullptr) {
-    count = evaluate_operand(*n.atom->left, source, now).value().as_int();
+    count = evaluate_operand(*n.atom->left, fields.source(), now).value().as_int();
   }
   if (n.literal->is_int()) return test(n.compare, sign(count, n.literal->as_int()));
   const Value left(count);
   return compare_operands(n.compare, &left, n.literal);
 }
 
-TimestampMs Plan::change_after(const model::FieldSource& source, TimestampMs now,
-                               const bool* current) const {
+TimestampMs Plan::change_after(FieldReader& fields, TimestampMs now, const bool* current) const {
   if (time_leaves_.empty()) return model::kNoTime;
   // Descend while the answer is one time-dependent node's (or its negation): under AND, the
   // other children are true and cannot change by time; under OR, false. A time-independent
@@ -235,7 +232,7 @@ TimestampMs Plan::change_after(const model::FieldSource& source, TimestampMs now
       ++i;
       continue;
     }
-    if (n.op != Op::kAnd && n.op != Op::kOr) return leaf_change(n, source, now);
+    if (n.op != Op::kAnd && n.op != Op::kOr) return leaf_change(n, fields, now);
     const bool deciding = n.op == Op::kOr;
     std::uint32_t live = 0;
     int live_count = 0;
@@ -243,7 +240,7 @@ TimestampMs Plan::change_after(const model::FieldSource& source, TimestampMs now
       if (nodes_[j].time_dependent) {
         live = j;
         ++live_count;
-      } else if (eval(j, source, now) == deciding) {
+      } else if (eval(j, fields, now) == deciding) {
         return model::kNoTime;
       }
     }
@@ -253,7 +250,7 @@ TimestampMs Plan::change_after(const model::FieldSource& source, TimestampMs now
   // The answer can change only when a time-dependent leaf does: step from one leaf change to the
   // next, re-evaluating the whole condition only there. A leaf's change found at an earlier step
   // still holds while it lies ahead.
-  const bool at_now = current != nullptr ? *current : evaluate(source, now);
+  const bool at_now = current != nullptr ? *current : evaluate(fields, now);
   TimestampMs cached[kCachedLeaves];
   const bool use_cache = time_leaves_.size() <= kCachedLeaves;
   TimestampMs t = now;
@@ -264,32 +261,30 @@ TimestampMs Plan::change_after(const model::FieldSource& source, TimestampMs now
       if (use_cache && step > 0 && cached[k] > t) {
         change = cached[k];
       } else {
-        change = leaf_change(nodes_[time_leaves_[k]], source, t);
+        change = leaf_change(nodes_[time_leaves_[k]], fields, t);
       }
       if (use_cache) cached[k] = change;
       next = std::min(next, change);
     }
     if (next == model::kNoTime || step == kMaxSteps) return next;
-    if (evaluate(source, next) != at_now) return next;
+    if (evaluate(fields, next) != at_now) return next;
     t = next;
   }
 }
 
-TimestampMs Plan::leaf_change(const Node& n, const model::FieldSource& source,
-                              TimestampMs now) const {
+TimestampMs Plan::leaf_change(const Node& n, FieldReader& fields, TimestampMs now) const {
   switch (n.op) {
-    case Op::kInclude: return n.include->change_after(source, now, nullptr);
-    case Op::kFieldNow: return field_now_change(n, source, now);
-    case Op::kCountSince: return count_since_change(n, source, now);
-    default: return tree_change(*n.atom, source, now);
+    case Op::kInclude: return n.include->change_after(fields, now, nullptr);
+    case Op::kFieldNow: return field_now_change(n, fields, now);
+    case Op::kCountSince: return count_since_change(n, fields, now);
+    default: return tree_change(*n.atom, fields.source(), now);
   }
 }
 
-TimestampMs Plan::field_now_change(const Node& n, const model::FieldSource& source,
-                                   TimestampMs now) const {
-  const Value* value = source.find(n.field);
+TimestampMs Plan::field_now_change(const Node& n, FieldReader& fields, TimestampMs now) const {
+  const Value* value = fields.find(n.slot, n.field);
   if (value == nullptr || !(value->is_date() || value->is_int())) {
-    return tree_change(*n.atom, source, now);
+    return tree_change(*n.atom, fields.source(), now);
   }
   // One instant against the moving one: the tree's candidates, tried against this atom only.
   const TimestampMs m = value->is_date() ? value->as_date() : value->as_int();
@@ -311,12 +306,11 @@ TimestampMs Plan::field_now_change(const Node& n, const model::FieldSource& sour
   return model::kNoTime;
 }
 
-TimestampMs Plan::count_since_change(const Node& n, const model::FieldSource& source,
-                                     TimestampMs now) const {
-  const Value* series = source.find(n.field);
+TimestampMs Plan::count_since_change(const Node& n, FieldReader& fields, TimestampMs now) const {
+  const Value* series = fields.find(n.slot, n.field);
   if (series == nullptr) return model::kNoTime;  // counts 0 at every instant
   if (!series->is_times() || n.math.calendar() || !n.literal->is_int()) {
-    return tree_change(*n.atom, source, now);
+    return tree_change(*n.atom, fields.source(), now);
   }
   const model::TimeSeries& times = series->as_times();
   const TimestampMs offset = n.math.fixed_ms();
@@ -324,7 +318,7 @@ TimestampMs Plan::count_since_change(const Node& n, const model::FieldSource& so
   if (times.front() > now || times.front() >= kSafeMs || times.back() <= -kSafeMs ||
       now >= kSafeMs || now <= -kSafeMs || offset <= -kSafeMs) {
     // A future timestamp will enter the window (or the range is extreme): the tree's way.
-    return tree_change(*n.atom, source, now);
+    return tree_change(*n.atom, fields.source(), now);
   }
   // Every timestamp is <= now, so the count only falls: the one at index i (newest first)
   // leaves at times[i] + width, and from then on at most i remain. The answer of

@@ -15,6 +15,34 @@
 
 namespace shoal::segment {
 
+// A profile's fields as evaluations read them. With slots, each field a plan reads through a
+// slot (Catalog-wide numbering) is found once and remembered, so the segments evaluated for one
+// profile share their lookups. Use one per profile while its fields do not change; the caller
+// owns the slots.
+class FieldReader {
+ public:
+  explicit FieldReader(const model::FieldSource& source) : source_(source) {}
+  // `slots[0, count)` are set to unread here.
+  FieldReader(const model::FieldSource& source, const model::Value** slots, std::uint32_t count)
+      : source_(source), slots_(slots), count_(count) {
+    for (std::uint32_t i = 0; i < count; ++i) slots_[i] = kUnread;
+  }
+  const model::FieldSource& source() const { return source_; }
+  const model::Value* find(std::uint32_t slot, std::string_view path) {
+    if (slot >= count_) return source_.find(path);
+    const model::Value*& cached = slots_[slot];
+    if (cached == kUnread) cached = source_.find(path);
+    return cached;
+  }
+
+ private:
+  static const model::Value kUnreadMarker;
+  static constexpr const model::Value* kUnread = &kUnreadMarker;
+  const model::FieldSource& source_;
+  const model::Value** slots_ = nullptr;
+  std::uint32_t count_ = 0;
+};
+
 class Plan {
  public:
   // What an INCLUDE alias resolves to: the included segment's plan (nullptr: the INCLUDE is
@@ -23,25 +51,29 @@ class Plan {
     const Plan* plan = nullptr;
     bool time_dependent = false;
   };
-  using IncludeLookup = std::function<Include(std::string_view alias)>;
+  // Resolves names at compile time: INCLUDE aliases, and field paths to FieldReader slots.
+  struct Linker {
+    std::function<Include(std::string_view alias)> include;
+    std::function<std::uint32_t(std::string_view path)> field_slot;
+  };
 
   Plan() = default;
   Plan(const Plan&) = delete;
   Plan& operator=(const Plan&) = delete;
 
   // (Re)compiles from `condition`. Included plans need not be compiled yet, only to exist.
-  void compile(ConditionPtr condition, const IncludeLookup& lookup);
+  void compile(ConditionPtr condition, const Linker& linker);
 
-  bool evaluate(const model::FieldSource& source, TimestampMs now) const;
+  bool evaluate(FieldReader& fields, TimestampMs now) const { return eval(0, fields, now); }
   // The earliest t > now with evaluate(t) != current by time alone, or kNoTime; `current` must be
-  // evaluate(source, now). Exact unless an atom outside the fast shapes has more than 64
+  // evaluate(fields, now). Exact unless an atom outside the fast shapes has more than 64
   // candidate instants or the answer needs more than 64 steps; then early, never late.
-  TimestampMs next_change(const model::FieldSource& source, TimestampMs now, bool current) const {
-    return change_after(source, now, &current);
+  TimestampMs next_change(FieldReader& fields, TimestampMs now, bool current) const {
+    return change_after(fields, now, &current);
   }
   // The same, evaluating the answer at now only where it is needed.
-  TimestampMs next_change(const model::FieldSource& source, TimestampMs now) const {
-    return change_after(source, now, nullptr);
+  TimestampMs next_change(FieldReader& fields, TimestampMs now) const {
+    return change_after(fields, now, nullptr);
   }
 
   bool time_dependent() const { return !time_leaves_.empty(); }
@@ -70,6 +102,7 @@ class Plan {
     bool strings_only = false;  // kFieldIn: every literal is a string
     std::uint32_t end = 0;
     std::string_view field;                  // into the parsed tree, kept alive by condition_
+    std::uint32_t slot = UINT32_MAX;         // the field's FieldReader slot
     const model::Value* literal = nullptr;   // kFieldLiteral, kCountSince
     std::uint32_t literals_begin = 0;        // kFieldIn: range of literals_
     std::uint32_t literals_end = 0;
@@ -78,18 +111,17 @@ class Plan {
     const Plan* include = nullptr;           // kInclude
   };
 
-  std::uint32_t add(const Condition& c, const IncludeLookup& lookup);
+  std::uint32_t add(const Condition& c, const Linker& linker);
   // next_change; evaluates the answer at now only if it needs it (current == nullptr).
-  TimestampMs change_after(const model::FieldSource& source, TimestampMs now,
-                           const bool* current) const;
-  bool eval(std::uint32_t index, const model::FieldSource& source, TimestampMs now) const;
+  TimestampMs change_after(FieldReader& fields, TimestampMs now, const bool* current) const;
+  bool eval(std::uint32_t index, FieldReader& fields, TimestampMs now) const;
   bool eval_field_now(const Node& n, const model::Value* value, TimestampMs now) const;
-  bool eval_count_since(const Node& n, const model::FieldSource& source, TimestampMs now) const;
+  bool eval_count_since(const Node& n, FieldReader& fields, TimestampMs now) const;
   // The earliest t > now at which the leaf's own value may change (never late).
-  TimestampMs leaf_change(const Node& n, const model::FieldSource& source, TimestampMs now) const;
-  TimestampMs field_now_change(const Node& n, const model::FieldSource& source,
+  TimestampMs leaf_change(const Node& n, FieldReader& fields, TimestampMs now) const;
+  TimestampMs field_now_change(const Node& n, FieldReader& fields,
                                TimestampMs now) const;
-  TimestampMs count_since_change(const Node& n, const model::FieldSource& source,
+  TimestampMs count_since_change(const Node& n, FieldReader& fields,
                                  TimestampMs now) const;
 
   ConditionPtr condition_;

@@ -79,6 +79,18 @@ void check_against_brute_force(const Catalog& catalog, const model::FieldSource&
       }
     }
   }
+  // All segments at once (shared field lookups) answer as one at a time.
+  const std::vector<SegmentOrdinal> all = catalog.ordinals();
+  std::vector<SegmentAnswer> answers;
+  for (TimestampMs now = from; now <= to; now += 97) {
+    catalog.evaluate_with_next_change(all, source, now, answers);
+    ASSERT_EQ(answers.size(), all.size());
+    for (std::size_t k = 0; k < all.size(); ++k) {
+      const SegmentAnswer one = catalog.evaluate_with_next_change(all[k], source, now);
+      EXPECT_EQ(answers[k].member, one.member) << catalog.get(all[k])->alias << " " << context;
+      EXPECT_EQ(answers[k].next_change, one.next_change) << catalog.get(all[k])->alias;
+    }
+  }
 }
 
 // countsince against an integer: the k-th newest timestamp gives the boundary directly; equal
@@ -234,6 +246,37 @@ TEST(PlanTest, CountSinceOverALongSeriesIsExact) {
   EXPECT_TRUE(catalog.evaluate(exactly, source, enter));
   EXPECT_FALSE(catalog.evaluate(exactly, source, enter - 1));
   EXPECT_EQ(catalog.next_change(exactly, source, enter), series[399] + 7 * day);
+}
+
+// Past Catalog::kMaxFieldSlots distinct fields, the rest are read without remembering.
+TEST(PlanTest, ManyDistinctFieldsAnswerAsTheTree) {
+  std::vector<std::string> texts;
+  model::ValueMap fields;
+  for (int i = 0; i < 90; ++i) {
+    const std::string n = std::to_string(i);
+    std::string text = "FILTER AND (f";
+    text += n;
+    text += " >= " + std::to_string(i % 7);
+    text += ", EXISTS g" + std::to_string(i % 5);
+    text += ") ALIAS s";
+    text += n;
+    texts.push_back(text);
+    fields.emplace_back(std::string("f").append(n), Value(i % 11));
+  }
+  fields.emplace_back("g1", Value("x"));
+  fields.emplace_back("g3", Value(""));
+  Catalog catalog;
+  register_all(catalog, texts);
+  Value p = profile(std::move(fields));
+  model::MapFieldSource source(p);
+  TreeResolver tree(catalog);
+  std::vector<SegmentAnswer> answers;
+  const std::vector<SegmentOrdinal> all = catalog.ordinals();
+  catalog.evaluate_with_next_change(all, source, 0, answers);
+  for (std::size_t k = 0; k < all.size(); ++k) {
+    EXPECT_EQ(answers[k].member, tree.evaluate(all[k], source, 0)) << k;
+    EXPECT_EQ(catalog.evaluate(all[k], source, 0), answers[k].member) << k;
+  }
 }
 
 }  // namespace
