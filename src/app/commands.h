@@ -9,5 +9,6 @@ namespace shoal::app {
 
 void add_replay_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_serve_command(CLI::App& app);
 
 }  // namespace shoal::app

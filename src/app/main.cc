@@ -9,6 +9,7 @@ int main(int argc, char** argv) {
   CLI::App app{"shoal: a self-hosted real-time audience engine for AWS Kinesis"};
   app.set_version_flag("--version", "shoal 0.1.0");
   app.require_subcommand(1);
+  shoal::app::add_serve_command(app);
   shoal::app::add_replay_command(app);
   shoal::app::add_bench_command(app);
   try {
