@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <random>
 
 #include "segment/catalog.h"
@@ -276,6 +277,90 @@ TEST(PlanTest, ManyDistinctFieldsAnswerAsTheTree) {
   for (std::size_t k = 0; k < all.size(); ++k) {
     EXPECT_EQ(answers[k].member, tree.evaluate(all[k], source, 0)) << k;
     EXPECT_EQ(catalog.evaluate(all[k], source, 0), answers[k].member) << k;
+  }
+}
+
+// Random conditions over random values: the plan answers as the tree does, and its next change is
+// the tree's when the tree may try every candidate (so both are exact).
+TEST(PlanTest, RandomConditionsAgreeWithTheTree) {
+  const TimestampMs base = 1'700'000'000'000;
+  std::mt19937_64 rng(2026);
+  auto pick = [&](std::initializer_list<const char*> options) {
+    return std::string(*(options.begin() + rng() % options.size()));
+  };
+  auto atom = [&]() -> std::string {
+    const std::string field = pick({"f", "g", "missing"});
+    const std::string op = pick({"==", "!=", ">", ">=", "<", "<="});
+    switch (rng() % 9) {
+      case 0: return field + " " + op + " " + pick({"1", "\"a\"", "2.5", "true", "NULL", "\"3\""});
+      case 1: return field + " IN (" + pick({"1", "\"a\""}) + ", " + pick({"\"b\"", "3"}) + ")";
+      case 2: return field + " INTERSECTS (\"a\", \"k\")";
+      case 3: return "EXISTS " + field;
+      case 4: return field + " " + op + " " + pick({"\"now-1s\"", "\"now-3s\"", "now()", "\"now+1s\""});
+      case 5:
+        return "countsince(" + pick({"p", "f"}) + ", " + pick({"\"now-1s\"", "\"now-2s\""}) +
+               ") " + op + " " + pick({"0", "1", "2", "3"});
+      case 6: return field + " BETWEEN \"now-3s\" AND \"now-1s\"";
+      case 7: return "NOT " + field + " CONTAINS \"a\"";
+      default: return "len(" + field + ") > 1";
+    }
+  };
+  std::function<std::string(int)> phrase = [&](int depth) -> std::string {
+    if (depth == 0 || rng() % 3 == 0) return atom();
+    switch (rng() % 3) {
+      case 0: return "NOT (" + phrase(depth - 1) + ")";
+      case 1: return "AND (" + phrase(depth - 1) + ", " + phrase(depth - 1) + ")";
+      default: return "OR (" + phrase(depth - 1) + ", " + phrase(depth - 1) + ", " + atom() + ")";
+    }
+  };
+  std::vector<std::string> texts;
+  for (int i = 0; i < 120; ++i) {
+    std::string body = phrase(3);
+    if (i >= 10 && rng() % 4 == 0) body = "OR (INCLUDE r" + std::to_string(rng() % i) + ", " + body + ")";
+    texts.push_back("FILTER " + body + " ALIAS r" + std::to_string(i));
+  }
+  Catalog catalog;
+  register_all(catalog, texts);
+  auto value = [&]() -> Value {
+    const TimestampMs t = base + static_cast<TimestampMs>(rng() % 4000);
+    switch (rng() % 10) {
+      case 0: return Value(model::Date{t});
+      case 1: return Value(t);
+      case 2: return Value(static_cast<std::int64_t>(rng() % 4));
+      case 3: return Value(pick({"a", "k", "3", "abc", ""}));
+      case 4: return Value(2.5);
+      case 5: return Value(model::ValueList{Value("a"), Value(model::Date{t}), Value(1)});
+      case 6: {
+        model::TimeSeries times{t, t - 500, base};
+        std::sort(times.rbegin(), times.rend());
+        return Value(times);
+      }
+      case 7: return profile({{"a", Value(1)}, {"z", Value(2)}});
+      case 8: return Value(true);
+      default: return Value(nullptr);
+    }
+  };
+  TreeResolver tree(catalog);
+  std::vector<TimestampMs> scratch;
+  for (int trial = 0; trial < 40; ++trial) {
+    model::TimeSeries series;
+    for (int k = static_cast<int>(rng() % 6); k > 0; --k) {
+      series.push_back(base + static_cast<TimestampMs>(rng() % 8) * 500);
+    }
+    std::sort(series.rbegin(), series.rend());
+    Value p = profile({{"f", value()}, {"g", value()}, {"p", Value(series)}});
+    model::MapFieldSource source(p);
+    for (int sample = 0; sample < 6; ++sample) {
+      const TimestampMs now = base - 1000 + static_cast<TimestampMs>(rng() % 8000);
+      for (SegmentOrdinal ordinal : catalog.ordinals()) {
+        const Segment& s = *catalog.get(ordinal);
+        ASSERT_EQ(catalog.evaluate(ordinal, source, now), tree.evaluate(ordinal, source, now))
+            << s.text << " trial " << trial;
+        ASSERT_EQ(catalog.next_change(ordinal, source, now),
+                  next_change(*s.condition, source, now, &tree, 1'000'000, scratch))
+            << s.text << " trial " << trial << " now " << now - base;
+      }
+    }
   }
 }
 
