@@ -17,9 +17,17 @@ constexpr TimestampMs kSafeMs = TimestampMs{1} << 61;
 
 int sign(std::int64_t a, std::int64_t b) { return a < b ? -1 : (b < a ? 1 : 0); }
 
-bool test(CompareOp op, int three_way) {
-  // == and != are any_equal's answer for two scalars: three_way == 0.
-  return satisfies(op, three_way);
+// satisfies() inlined for the hot path. For two scalars, == and != are any_equal's answer.
+inline bool test(CompareOp op, int three_way) {
+  switch (op) {
+    case CompareOp::kEq: return three_way == 0;
+    case CompareOp::kNe: return three_way != 0;
+    case CompareOp::kGt: return three_way > 0;
+    case CompareOp::kGe: return three_way >= 0;
+    case CompareOp::kLt: return three_way < 0;
+    case CompareOp::kLe: return three_way <= 0;
+  }
+  return false;
 }
 
 // Timestamps t of a newest-first series with from < t <= now.
