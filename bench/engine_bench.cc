@@ -296,6 +296,9 @@ int run_engine_bench(int argc, char** argv) {
   std::printf("commits           %llu (every <= %d ms)\n", static_cast<unsigned long long>(commits),
               o.commit_ms);
   std::printf("triggers          %llu\n", static_cast<unsigned long long>(triggers));
+  std::printf("store writes      %.2f per event, %.0f bytes per event\n",
+              static_cast<double>(engine.counters().store_writes) / static_cast<double>(i),
+              static_cast<double>(engine.counters().store_bytes) / static_cast<double>(i));
   std::printf("evaluations       %llu\n",
               static_cast<unsigned long long>(engine.counters().evaluations));
   std::printf("profiles          %llu\n", static_cast<unsigned long long>(profiles));

@@ -974,6 +974,8 @@ Status Engine::commit(std::vector<Trigger>& released,
   }
   SHOAL_RETURN_IF_ERROR(store_.write(batch));
   ++counters_.commits;
+  counters_.store_writes += batch.count();
+  counters_.store_bytes += batch.bytes();
 
   for (std::uint64_t id : dirty_profiles_) {
     auto it = profiles_.find(id);

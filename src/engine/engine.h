@@ -89,6 +89,8 @@ struct EngineCounters {
   std::uint64_t triggers = 0;
   std::uint64_t evaluations = 0;
   std::uint64_t commits = 0;
+  std::uint64_t store_writes = 0;  // keys put or deleted by commits
+  std::uint64_t store_bytes = 0;   // bytes of those batches
 };
 
 // What happened to one event: applied (possibly with dropped fields), or why it was not.
