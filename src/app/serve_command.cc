@@ -14,6 +14,7 @@
 #include "engine/replay.h"
 #include "http/api.h"
 #include "http/api_keys.h"
+#include "http/secret_box.h"
 #include "http/server.h"
 
 namespace shoal::app {
@@ -31,6 +32,7 @@ struct ServeConfig {
   int commit_interval_ms = 5;
   bool sync_writes = false;
   std::vector<std::string> identity_limits;
+  std::string master_key_file;  // empty: <data_dir>/master.key
 };
 
 // Fills every option not given as a flag or environment variable from the TOML file.
@@ -77,6 +79,7 @@ Status apply_toml(const std::string& path, CLI::App& cmd, ServeConfig& config) {
   take("body_timeout_ms", "--body-timeout-ms", config.body_timeout_ms);
   take("commit_interval_ms", "--commit-interval-ms", config.commit_interval_ms);
   take("sync_writes", "--sync-writes", config.sync_writes);
+  take("master_key_file", "--master-key-file", config.master_key_file);
   if (unset("--identity-limit")) {
     if (const toml::array* limits = table["identity_limits"].as_array()) {
       for (const auto& item : *limits) {
@@ -134,6 +137,14 @@ int run(const ServeConfig& config) {
   const char* env_key = std::getenv("SHOAL_ADMIN_KEY");
   auto admin = http::ensure_admin_key(keys, env_key ? env_key : "", clock.now_ms());
   if (!admin.ok()) return fail(admin.error().message);
+  const char* env_master = std::getenv("SHOAL_MASTER_KEY");
+  std::string master_path = config.master_key_file.empty()
+                                ? (std::filesystem::path(config.data_dir) / "master.key").string()
+                                : config.master_key_file;
+  auto master = http::load_master_key(master_path, env_master ? env_master : "");
+  if (!master.ok()) return fail(master.error().message);
+  http::Authorizations authorizations(**store, master->key);
+  if (Status loaded = authorizations.load(); !loaded.ok()) return fail(loaded.error().message);
 
   // Signals are taken by this thread only: block them before any other thread starts.
   sigset_t signals;
@@ -147,7 +158,7 @@ int run(const ServeConfig& config) {
   // Until an exporter consumes them, released triggers stay in the store's outbox.
   engine::Partition partition(**store, engine_options, clock, partition_options, nullptr);
   if (Status started = partition.start(); !started.ok()) return fail(started.error().message);
-  http::Api api(partition, keys, **store, clock);
+  http::Api api(partition, keys, **store, clock, {}, &authorizations);
   http::ServerOptions server_options;
   server_options.address = address->first;
   server_options.port = address->second;
@@ -165,6 +176,10 @@ int run(const ServeConfig& config) {
   }
   std::cout << "shoal serve: listening on http://" << config.listen.substr(0, config.listen.rfind(':'))
             << ':' << server.port() << " (data directory " << config.data_dir << ")\n";
+  if (master->created) {
+    std::cout << "shoal serve: created the master key " << master_path
+              << " (mode 0600; it encrypts stored AWS secrets: back it up, keep it private)\n";
+  }
   if (admin.value()) {
     std::cout << "shoal serve: first start: admin API key (shown only now; keep it): "
               << *admin.value() << '\n';
@@ -221,6 +236,10 @@ void add_serve_command(CLI::App& app) {
   cmd->add_flag("--sync-writes", config->sync_writes,
                 "fsync the write-ahead log on every commit (power-loss safe, slower)")
       ->envname("SHOAL_SYNC_WRITES");
+  cmd->add_option("--master-key-file", config->master_key_file,
+                  "32-byte key that encrypts stored AWS secrets; created (0600) if absent "
+                  "(default: <data-dir>/master.key; SHOAL_MASTER_KEY=<64 hex> instead of a file)")
+      ->envname("SHOAL_MASTER_KEY_FILE");
   cmd->add_option("--identity-limit", config->identity_limits,
                   "FIELD=N: at most N values of identity FIELD per profile; repeatable")
       ->envname("SHOAL_IDENTITY_LIMIT")

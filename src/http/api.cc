@@ -66,13 +66,21 @@ std::vector<std::string> split_list(std::string_view text) {
 }
 
 Api::Api(engine::Partition& partition, ApiKeys& keys, storage::Store& store, const Clock& clock,
-         ApiOptions options)
-    : context_{partition, keys, store, clock, metrics_, options} {
+         ApiOptions options, Authorizations* authorizations)
+    : aws_http_([] {
+        aws::HttpClientOptions http_options;
+        http_options.connect_timeout = std::chrono::milliseconds(3000);
+        http_options.request_timeout = std::chrono::milliseconds(10000);
+        return http_options;
+      }()),
+      context_{partition, keys, store, clock, metrics_, std::move(options), authorizations,
+               aws_http_} {
   add_collect_routes(router_, context_);
   add_entity_routes(router_, context_);
   add_segment_routes(router_, context_);
   add_query_routes(router_, context_);
   add_keys_routes(router_, context_);
+  add_auth_routes(router_, context_);
   add_metrics_routes(router_, context_);
 }
 

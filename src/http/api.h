@@ -4,9 +4,11 @@
 // into 500s and records metrics. handle() is thread-safe and is the Server's RequestHandler.
 #include <memory>
 
+#include "aws/http_client.h"
 #include "core/clock.h"
 #include "engine/partition.h"
 #include "http/api_keys.h"
+#include "http/authorizations.h"
 #include "http/metrics.h"
 #include "http/request.h"
 #include "http/router.h"
@@ -16,6 +18,11 @@ namespace shoal::http {
 
 struct ApiOptions {
   std::size_t max_rejections_listed = 100;  // per collect response
+  // AWS endpoints for `/api/auth/{id}/_test` and `/api/aws/...`; empty = AWS itself. Tests point
+  // them at the local emulators.
+  std::string kinesis_endpoint;
+  std::string sts_endpoint;
+  std::string default_region = "us-east-1";
 };
 
 // What every handler may use.
@@ -26,17 +33,20 @@ struct ApiContext {
   const Clock& clock;
   HttpMetrics& metrics;
   ApiOptions options;
+  Authorizations* authorizations;  // null: /api/auth answers 503
+  aws::HttpClient& aws_http;
 };
 
 class Api {
  public:
   Api(engine::Partition& partition, ApiKeys& keys, storage::Store& store, const Clock& clock,
-      ApiOptions options = {});
+      ApiOptions options = {}, Authorizations* authorizations = nullptr);
   void handle(Request request, Responder respond);
   HttpMetrics& metrics() { return metrics_; }
 
  private:
   HttpMetrics metrics_;
+  aws::HttpClient aws_http_;
   ApiContext context_;
   Router router_;
 };

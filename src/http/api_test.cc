@@ -9,6 +9,8 @@
 
 #include "http/api.h"
 #include "http/server.h"
+#include "tests/support/kinesis_emulator.h"
+#include "tests/support/kinesis_test_env.h"
 
 namespace shoal::http {
 namespace {
@@ -63,7 +65,12 @@ class ApiTest : public ::testing::Test {
     partition_ = std::make_unique<engine::Partition>(*store_, engine_options, clock_,
                                                      engine::PartitionOptions{}, nullptr);
     ASSERT_TRUE(partition_->start().ok());
-    api_ = std::make_unique<Api>(*partition_, *keys_, *store_, clock_);
+    auto master = load_master_key((dir_ / "master.key").string(), "");
+    ASSERT_TRUE(master.ok()) << master.error().message;
+    authorizations_ = std::make_unique<Authorizations>(*store_, master->key);
+    ASSERT_TRUE(authorizations_->load().ok());
+    api_ = std::make_unique<Api>(*partition_, *keys_, *store_, clock_, api_options_,
+                                 authorizations_.get());
     ServerOptions options;
     options.port = 0;
     options.max_body_bytes = 64 * 1024;
@@ -78,6 +85,7 @@ class ApiTest : public ::testing::Test {
     if (partition_) partition_->stop();
     server_.reset();
     api_.reset();
+    authorizations_.reset();
     partition_.reset();
     keys_.reset();
     store_.reset();
@@ -128,6 +136,8 @@ class ApiTest : public ::testing::Test {
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<ApiKeys> keys_;
   std::unique_ptr<engine::Partition> partition_;
+  std::unique_ptr<Authorizations> authorizations_;
+  ApiOptions api_options_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<Server> server_;
 };
@@ -320,6 +330,81 @@ TEST_F(ApiTest, MetricsExposeEngineAndHttpSeries) {
                               "status=\"200\"} 1"),
             std::string::npos);
   EXPECT_NE(metrics.body.find("shoal_http_request_seconds_bucket"), std::string::npos);
+}
+
+TEST_F(ApiTest, AuthorizationSecretsAreWriteOnlyAndEncryptedAtRest) {
+  const std::string secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+  Reply created = call("POST", "/api/auth",
+                       R"({"provider":"aws","method":"keys","label":"prod","config":{"access_key":"AKIAIOSFODNN7EXAMPLE","secret_key":")" +
+                           secret + R"("}})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  std::string id(data(created).at("id").as_string());
+  EXPECT_EQ(created.body.find(secret), std::string::npos);
+  EXPECT_EQ(created.body.find("AKIAIOSFODNN7EXAMPLE"), std::string::npos);
+  Reply list = call("GET", "/api/auth");
+  EXPECT_EQ(data(list).as_array().size(), 1u);
+  EXPECT_EQ(list.body.find(secret), std::string::npos);
+  EXPECT_EQ(call("GET", "/api/auth/" + id).body.find(secret), std::string::npos);
+  // Nothing in the store holds the secret in clear.
+  ASSERT_TRUE(store_
+                  ->scan("", [&](std::string_view, std::string_view value) {
+                    EXPECT_EQ(value.find(secret), std::string_view::npos);
+                    EXPECT_EQ(value.find("AKIAIOSFODNN7EXAMPLE"), std::string_view::npos);
+                    return true;
+                  })
+                  .ok());
+  EXPECT_EQ(fs::status(dir_ / "master.key").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  // The secret opens after a restart (same master key), not under another key.
+  stop();
+  start();
+  aws::HttpClient http;
+  auto provider = authorizations_->credentials(id, http, "us-east-1", "");
+  ASSERT_TRUE(provider.ok()) << provider.error().message;
+  auto credentials = (*provider)->get(kT);
+  ASSERT_TRUE(credentials.ok());
+  EXPECT_EQ(credentials->secret_access_key, secret);
+  MasterKey other;
+  other.bytes.fill(7);
+  Authorizations foreign(*store_, other);
+  ASSERT_TRUE(foreign.load().ok());
+  EXPECT_EQ(foreign.credentials(id, http, "us-east-1", "").error().code, ErrorCode::kCorruption);
+  EXPECT_EQ(call("DELETE", "/api/auth/" + id).status, 200);
+  EXPECT_EQ(call("GET", "/api/auth/" + id).status, 404);
+}
+
+TEST_F(ApiTest, RoleAuthorizationGetsAGeneratedExternalId) {
+  Reply created = call("POST", "/api/auth",
+                       R"({"method":"role","label":"delegated","config":{"role_arn":"arn:aws:iam::123456789012:role/ShoalKinesis"}})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(data(created).at("config").at("external_id").as_string().size(), 32u);
+  EXPECT_EQ(call("POST", "/api/auth", R"({"method":"role","config":{"role_arn":"nope"}})").status,
+            400);
+  EXPECT_EQ(call("POST", "/api/auth", R"({"method":"keys","config":{}})").status, 400);
+}
+
+TEST_F(ApiTest, ListsKinesisStreamsAndTestsAnAuthorizationAgainstTheEmulator) {
+  std::string reason = test::KinesisEmulator::unavailable_reason();
+  if (!reason.empty()) GTEST_SKIP() << reason;
+  test::KinesisEmulator emulator;
+  ASSERT_TRUE(emulator.start().ok()) << emulator.output();
+  test::KinesisTestClient kinesis(emulator.endpoint());
+  kinesis::CreateStreamRequest create;
+  create.stream_name = "clicks";
+  ASSERT_TRUE(kinesis.client.create_stream(create).ok());
+  stop();
+  api_options_.kinesis_endpoint = emulator.endpoint();
+  start();
+  Reply created = call("POST", "/api/auth",
+                       R"({"method":"keys","config":{"access_key":"AKIDEXAMPLE","secret_key":"secret"}})");
+  std::string id(data(created).at("id").as_string());
+  Reply tested = call("POST", "/api/auth/" + id + "/_test");
+  ASSERT_EQ(tested.status, 200) << tested.body;
+  EXPECT_TRUE(data(tested).at("ok").as_bool()) << tested.body;
+  Reply streams = call("GET", "/api/aws/kinesis/streams?auth=" + id + "&region=us-east-1");
+  ASSERT_EQ(streams.status, 200) << streams.body;
+  EXPECT_EQ(data(streams).at(0).as_string(), "clicks");
+  EXPECT_EQ(call("GET", "/api/aws/kinesis/streams?auth=unknown").status, 404);
 }
 
 }  // namespace

@@ -25,6 +25,7 @@ enum class RecordType : char {
   // The HTTP API's own records (src/http), written outside engine commits.
   kApiKey = 'K',       // K<key id>                     -> role, SHA-256 of the token, created, name
   kSegmentInfo = 'N',  // N<segment alias>              -> JSON {name, description, created}
+  kAuthorization = 'A',  // A<auth id>                  -> JSON; secrets sealed (AES-256-GCM)
 };
 
 void append_u64_be(std::string& out, std::uint64_t v);
