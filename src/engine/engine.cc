@@ -129,6 +129,30 @@ constexpr std::uint8_t kTriggerBatchFormat = 1;
 
 }  // namespace
 
+std::string make_trigger_id(model::ProfileId profile, std::string_view segment_id,
+                            TriggerEvent event, TimestampMs ts, std::uint64_t change_counter) {
+  // Built in a fixed buffer so that emitting allocates no temporary strings.
+  char basis[160];
+  char* out = basis;
+  char* const end = basis + sizeof basis;
+  auto put_number = [&](std::int64_t v) {
+    out = std::to_chars(out, end, v).ptr;
+    *out++ = '/';
+  };
+  put_number(static_cast<std::int64_t>(profile.value));
+  std::size_t id_len = std::min<std::size_t>(segment_id.size(), 64);
+  std::memcpy(out, segment_id.data(), id_len);
+  out += id_len;
+  *out++ = '/';
+  std::string_view event_name = trigger_event_name(event);
+  std::memcpy(out, event_name.data(), event_name.size());
+  out += event_name.size();
+  *out++ = '/';
+  put_number(ts);
+  put_number(static_cast<std::int64_t>(change_counter));
+  return hex_id128(std::string_view(basis, static_cast<std::size_t>(out - basis - 1)));
+}
+
 void encode_trigger_batch(const std::vector<Trigger>& triggers, std::size_t begin,
                           std::size_t end, std::string& out) {
   out.push_back(static_cast<char>(kTriggerBatchFormat));
@@ -139,12 +163,10 @@ void encode_trigger_batch(const std::vector<Trigger>& triggers, std::size_t begi
     put_svarint(out, t.ts);
     put_varint(out, t.profile.value);
     put_varint(out, t.segment.value);
-    put_bytes(out, t.segment_id);
-    put_bytes(out, t.slug);
     out.push_back(static_cast<char>(static_cast<std::uint8_t>(t.event) |
                                     (static_cast<std::uint8_t>(t.reason) << 1)));
     put_svarint(out, t.entered_ms);
-    put_bytes(out, t.id);
+    put_varint(out, t.change_counter);
     put_varint(out, t.identities.size());
     for (const model::Identity& identity : t.identities) {
       put_bytes(out, identity.field);
@@ -169,9 +191,9 @@ Result<std::vector<Trigger>> decode_trigger_batch(std::string_view bytes) {
     std::uint64_t profile = 0, ordinal = 0, n_ids = 0;
     std::uint8_t flags = 0;
     if (!in.varint(t.sequence) || !in.svarint(t.ts) || !in.varint(profile) ||
-        !in.varint(ordinal) || ordinal > UINT32_MAX || !in.bytes(t.segment_id) ||
-        !in.bytes(t.slug) || !in.byte(flags) || (flags >> 1) > 2 || !in.svarint(t.entered_ms) ||
-        !in.bytes(t.id) || !in.varint(n_ids) || n_ids > in.remaining()) {
+        !in.varint(ordinal) || ordinal > UINT32_MAX || !in.byte(flags) || (flags >> 1) > 2 ||
+        !in.svarint(t.entered_ms) || !in.varint(t.change_counter) || !in.varint(n_ids) ||
+        n_ids > in.remaining()) {
       return corrupt();
     }
     t.profile = model::ProfileId{profile};
@@ -678,27 +700,8 @@ void Engine::emit(const model::Profile& profile, model::SegmentOrdinal ordinal,
   t.reason = reason;
   t.entered_ms = entered_ms;
   t.identities = profile.identities;
-  // Stable id: a hash of (profile, segment id, event, ts, change counter), built in a fixed
-  // buffer so emitting allocates no temporary strings.
-  char basis[160];
-  char* out = basis;
-  char* const end = basis + sizeof basis;
-  auto put_number = [&](std::int64_t v) {
-    out = std::to_chars(out, end, v).ptr;
-    *out++ = '/';
-  };
-  put_number(static_cast<std::int64_t>(profile.id.value));
-  std::size_t id_len = std::min<std::size_t>(t.segment_id.size(), 64);
-  std::memcpy(out, t.segment_id.data(), id_len);
-  out += id_len;
-  *out++ = '/';
-  std::string_view event_name = trigger_event_name(event);
-  std::memcpy(out, event_name.data(), event_name.size());
-  out += event_name.size();
-  *out++ = '/';
-  put_number(at);
-  put_number(static_cast<std::int64_t>(profile.change_counter));
-  t.id = hex_id128(std::string_view(basis, static_cast<std::size_t>(out - basis - 1)));
+  t.change_counter = profile.change_counter;
+  t.id = make_trigger_id(profile.id, t.segment_id, event, at, profile.change_counter);
   ++counters_.triggers;
   std::uint64_t& size = segment_sizes_[ordinal.value];
   if (event == TriggerEvent::kEnter) {
@@ -1051,6 +1054,11 @@ Result<std::vector<Trigger>> Engine::read_outbox(std::uint64_t after, std::size_
     }
     for (Trigger& t : *triggers) {
       if (t.sequence <= after) continue;
+      // A segment removed since keeps its ordinal as id; its slug is then empty.
+      const segment::Segment* seg = catalog_.get(t.segment);
+      t.segment_id = seg ? seg->id : std::to_string(t.segment.value);
+      t.slug = seg ? seg->alias : std::string();
+      t.id = make_trigger_id(t.profile, t.segment_id, t.event, t.ts, t.change_counter);
       out.push_back(std::move(t));
       if (out.size() >= limit) return false;
     }

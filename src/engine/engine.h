@@ -44,15 +44,22 @@ struct Trigger {
   TriggerReason reason = TriggerReason::kEval;
   TimestampMs entered_ms = 0;  // when the profile entered (== ts for an enter)
   std::vector<model::Identity> identities;  // the profile's identities at that moment
+  std::uint64_t change_counter = 0;         // the profile's, when the trigger was emitted
   std::string id;  // stable: hash of (profile, segment id, event, ts, change counter)
 };
+
+// The trigger's stable id: 32 hex characters hashed from (profile, segment id, event, ts,
+// change counter), so a resend carries the same id.
+std::string make_trigger_id(model::ProfileId profile, std::string_view segment_id,
+                            TriggerEvent event, TimestampMs ts, std::uint64_t change_counter);
 
 // The trigger as one JSON line (replay's output format).
 std::string trigger_to_json(const Trigger& trigger);
 
 // The outbox is a trigger log: each commit writes its triggers as one record keyed by the first
 // trigger's sequence (one RocksDB write per commit, not per trigger). These encode and decode
-// such a record; decoding checks every length.
+// such a record; decoding checks every length. The record keeps the segment's ordinal and the
+// change counter, not the segment id, slug or trigger id: Engine::read_outbox fills those in.
 void encode_trigger_batch(const std::vector<Trigger>& triggers, std::size_t begin,
                           std::size_t end, std::string& out);
 Result<std::vector<Trigger>> decode_trigger_batch(std::string_view bytes);

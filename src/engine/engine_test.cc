@@ -123,6 +123,8 @@ TEST_F(EngineTest, CommittedTriggersStayInTheOutboxUntilAcknowledged) {
   ASSERT_TRUE(pending.ok());
   ASSERT_EQ(pending->size(), 2u);
   EXPECT_EQ((*pending)[0].id, released[0].id);
+  EXPECT_EQ((*pending)[0].slug, "all");
+  EXPECT_EQ(trigger_to_json((*pending)[1]), trigger_to_json(released[1]));
   EXPECT_EQ((*pending)[1].identities, released[1].identities);
   EXPECT_EQ(engine.read_outbox(released[0].sequence, 100)->size(), 1u);
   ASSERT_TRUE(engine.acknowledge_through(released[0].sequence).ok());
@@ -236,7 +238,13 @@ TEST(TriggerBatchTest, RoundTripsAndRejectsEveryTruncation) {
   auto back = decode_trigger_batch(bytes);
   ASSERT_TRUE(back.ok());
   ASSERT_EQ(back->size(), 2u);
-  EXPECT_EQ(trigger_to_json((*back)[0]), trigger_to_json(a));
+  EXPECT_EQ((*back)[0].sequence, 7u);
+  EXPECT_EQ((*back)[0].ts, -5);
+  EXPECT_EQ((*back)[0].profile, a.profile);
+  EXPECT_EQ((*back)[0].segment, a.segment);
+  EXPECT_EQ((*back)[0].event, TriggerEvent::kExit);
+  EXPECT_EQ((*back)[0].reason, TriggerReason::kMerged);
+  EXPECT_EQ((*back)[0].identities, a.identities);
   EXPECT_EQ((*back)[1].reason, TriggerReason::kDeleted);
   EXPECT_EQ((*back)[0].entered_ms, 1);
   for (std::size_t n = 0; n < bytes.size(); ++n) {
