@@ -158,7 +158,11 @@ int run(const ServeConfig& config) {
   // Until an exporter consumes them, released triggers stay in the store's outbox.
   engine::Partition partition(**store, engine_options, clock, partition_options, nullptr);
   if (Status started = partition.start(); !started.ok()) return fail(started.error().message);
-  http::Api api(partition, keys, **store, clock, {}, &authorizations);
+  // Workflows (Kinesis import, export) register here before the stored jobs start.
+  http::Jobs jobs(**store, clock);
+  if (Status loaded = jobs.load(); !loaded.ok()) return fail(loaded.error().message);
+  jobs.start_all(clock.now_ms());
+  http::Api api(partition, keys, **store, clock, {}, &authorizations, &jobs);
   http::ServerOptions server_options;
   server_options.address = address->first;
   server_options.port = address->second;
@@ -171,6 +175,7 @@ int run(const ServeConfig& config) {
     api.handle(std::move(request), std::move(respond));
   });
   if (Status started = server.start(); !started.ok()) {
+    jobs.stop_all();
     partition.stop();
     return fail(started.error().message);
   }
@@ -189,6 +194,7 @@ int run(const ServeConfig& config) {
   sigwait(&signals, &signal);
   std::cout << "shoal serve: stopping (" << (signal == SIGINT ? "SIGINT" : "SIGTERM") << ")\n";
   server.stop();
+  jobs.stop_all();
   partition.stop();
   return 0;
 }

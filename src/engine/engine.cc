@@ -912,6 +912,17 @@ std::uint64_t Engine::segment_size(model::SegmentOrdinal ordinal) const {
   return it == segment_sizes_.end() ? 0 : it->second;
 }
 
+void Engine::stage_put(std::string key, std::string value) {
+  staged_writes_.emplace_back(std::move(key), std::move(value));
+}
+
+void Engine::stage_erase(std::string key) { staged_writes_.emplace_back(std::move(key), std::nullopt); }
+
+const model::Profile* Engine::cached_profile(model::ProfileId id) const {
+  auto it = profiles_.find(id.value);
+  return it == profiles_.end() ? nullptr : &it->second.profile;
+}
+
 Status Engine::commit(std::vector<Trigger>& released,
                       const std::vector<std::pair<std::string, std::string>>& positions) {
   storage::Batch batch;
@@ -958,6 +969,16 @@ Status Engine::commit(std::vector<Trigger>& released,
   for (const auto& [source, position] : positions) {
     batch.put(storage::position_key(source), position);
   }
+  for (const auto& [key, value] : staged_writes_) {
+    if (value) {
+      batch.put(key, *value);
+    } else {
+      batch.erase(key);
+    }
+  }
+  if (options_.commit_observer && !unreleased_.empty()) {
+    SHOAL_RETURN_IF_ERROR(options_.commit_observer(*this, unreleased_, batch));
+  }
   std::string counters;
   put_u64(counters, next_profile_id_);
   put_u64(counters, next_seq_);
@@ -992,6 +1013,7 @@ Status Engine::commit(std::vector<Trigger>& released,
   dirty_identities_.clear();
   dirty_segments_.clear();
   dirty_mappings_.clear();
+  staged_writes_.clear();
   sizes_dirty_ = false;
   if (!unreleased_.empty()) {
     outbox_records_.emplace_back(unreleased_.front().sequence, unreleased_.back().sequence);

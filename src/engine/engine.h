@@ -5,6 +5,7 @@
 // one atomic RocksDB batch together with their triggers and input positions; triggers are
 // released to the caller only after that write. Single-threaded: one thread owns an Engine.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -69,6 +70,16 @@ struct IdentityLimit {
   std::size_t max_values = 1;
 };
 
+class Engine;
+
+// Called by Engine::commit on the engine thread with the triggers this commit emits, before the
+// batch is written: it may add writes to the batch (they commit atomically with the state that
+// produced the triggers: e.g. per-subscription export outboxes) and read the cached profiles
+// (Engine::cached_profile). An error fails the commit (retried with the next one).
+using CommitObserver =
+    std::function<Status(const Engine& engine, const std::vector<Trigger>& triggers,
+                         storage::Batch& batch)>;
+
 struct EngineOptions {
   model::MergeOptions merge;
   // Replay evaluates a newly registered segment over every profile when the millisecond
@@ -80,6 +91,7 @@ struct EngineOptions {
   std::size_t max_cached_identities = 1'000'000;
   std::vector<IdentityLimit> identity_limits;
   storage::PartitionId partition = 0;
+  CommitObserver commit_observer;  // optional
 };
 
 struct EngineCounters {
@@ -163,6 +175,14 @@ class Engine {
 
   // The profile holding identity (field, value), or nullptr.
   Result<const model::Profile*> find_profile(std::string_view field, std::string_view value);
+
+  // Writes for the next commit's batch, atomic with the engine's changes (an import's source
+  // positions and dead letters, say). A failed commit keeps them for the next one.
+  void stage_put(std::string key, std::string value);
+  void stage_erase(std::string key);
+  // The profile `id` if it is in memory (every profile a pending trigger names is, during a
+  // commit observer's call, except deleted ones), else nullptr.
+  const model::Profile* cached_profile(model::ProfileId id) const;
 
   // Writes every change since the last commit, the triggers they produced and `positions`
   // (source -> position bytes) in one atomic batch; then appends those triggers to `released`.
@@ -281,6 +301,7 @@ class Engine {
   std::vector<std::pair<model::SegmentOrdinal, std::string>> dirty_segments_;
   std::vector<std::pair<std::string, std::string>> dirty_mappings_;
   std::vector<Trigger> unreleased_;
+  std::vector<std::pair<std::string, std::optional<std::string>>> staged_writes_;
   // Committed outbox records: (first sequence, last sequence), oldest first.
   std::vector<std::pair<std::uint64_t, std::uint64_t>> outbox_records_;
 

@@ -362,3 +362,58 @@ TEST_F(EngineTest, BackgroundBuildEvaluatesExistingProfilesInStepsAndCountsMembe
 
 }  // namespace
 }  // namespace shoal::engine
+
+namespace shoal::engine {
+namespace {
+
+TEST_F(EngineTest, StagedWritesAndCommitObserverWritesLandWithTheCommitThatProducedThem) {
+  auto store = open_store();
+  int observed = 0;
+  bool refuse = true;
+  EngineOptions options;
+  options.commit_observer = [&](const Engine& engine, const std::vector<Trigger>& triggers,
+                                storage::Batch& batch) -> Status {
+    if (refuse) return make_error(ErrorCode::kInternal, "observer refused");
+    for (const Trigger& t : triggers) {
+      const model::Profile* profile = engine.cached_profile(t.profile);
+      EXPECT_NE(profile, nullptr);
+      batch.put("Ztest-" + t.slug, profile ? std::to_string(profile->memberships.size()) : "-");
+      ++observed;
+    }
+    return ok_status();
+  };
+  Engine engine(*store, options);
+  ASSERT_TRUE(engine.open().ok());
+  ASSERT_TRUE(engine.set_mapping(kMapping).ok());
+  engine.advance_to(kT);
+  ASSERT_TRUE(engine.register_segments({"FILTER plan == \"pro\" ALIAS pro"}).outcomes[0].result.ok());
+  ASSERT_TRUE(engine.apply_event("events", event(R"({"user_id":"u1","plan":"pro"})"), kT).applied);
+  engine.stage_put("Ztest-position", "seq-1");
+  engine.stage_erase("Ztest-gone");
+  engine.close_millisecond();
+  std::vector<Trigger> released;
+  // The observer fails the commit: nothing is written, nothing released, the stage is kept.
+  Status failed = engine.commit(released);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().message, "observer refused");
+  EXPECT_TRUE(released.empty());
+  EXPECT_FALSE(store->get("Ztest-position").value().has_value());
+  refuse = false;
+  ASSERT_TRUE(engine.commit(released).ok());
+  ASSERT_EQ(released.size(), 1u);
+  EXPECT_EQ(observed, 1);
+  EXPECT_EQ(store->get("Ztest-position").value().value_or(""), "seq-1");
+  EXPECT_EQ(store->get("Ztest-pro").value().value_or(""), "1");
+  // A commit without triggers does not call the observer; the stage was cleared.
+  storage::Batch elsewhere;
+  elsewhere.put("Ztest-position", "changed elsewhere");
+  ASSERT_TRUE(store->write(elsewhere).ok());
+  ASSERT_TRUE(engine.apply_event("events", event(R"({"user_id":"u2"})"), kT).applied);
+  engine.close_millisecond();
+  ASSERT_TRUE(engine.commit(released).ok());
+  EXPECT_EQ(observed, 1);
+  EXPECT_EQ(store->get("Ztest-position").value().value_or(""), "changed elsewhere");
+}
+
+}  // namespace
+}  // namespace shoal::engine

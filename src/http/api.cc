@@ -66,14 +66,14 @@ std::vector<std::string> split_list(std::string_view text) {
 }
 
 Api::Api(engine::Partition& partition, ApiKeys& keys, storage::Store& store, const Clock& clock,
-         ApiOptions options, Authorizations* authorizations)
+         ApiOptions options, Authorizations* authorizations, Jobs* jobs)
     : aws_http_([] {
         aws::HttpClientOptions http_options;
         http_options.connect_timeout = std::chrono::milliseconds(3000);
         http_options.request_timeout = std::chrono::milliseconds(10000);
         return http_options;
       }()),
-      context_{partition, keys, store, clock, metrics_, std::move(options), authorizations,
+      context_{partition, keys, store, clock, metrics_, std::move(options), authorizations, jobs,
                aws_http_} {
   add_collect_routes(router_, context_);
   add_entity_routes(router_, context_);
@@ -81,6 +81,7 @@ Api::Api(engine::Partition& partition, ApiKeys& keys, storage::Store& store, con
   add_query_routes(router_, context_);
   add_keys_routes(router_, context_);
   add_auth_routes(router_, context_);
+  add_work_routes(router_, context_);
   add_metrics_routes(router_, context_);
 }
 

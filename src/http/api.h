@@ -9,6 +9,7 @@
 #include "engine/partition.h"
 #include "http/api_keys.h"
 #include "http/authorizations.h"
+#include "http/jobs.h"
 #include "http/metrics.h"
 #include "http/request.h"
 #include "http/router.h"
@@ -34,13 +35,14 @@ struct ApiContext {
   HttpMetrics& metrics;
   ApiOptions options;
   Authorizations* authorizations;  // null: /api/auth answers 503
+  Jobs* jobs;                      // null: /api/work answers 503
   aws::HttpClient& aws_http;
 };
 
 class Api {
  public:
   Api(engine::Partition& partition, ApiKeys& keys, storage::Store& store, const Clock& clock,
-      ApiOptions options = {}, Authorizations* authorizations = nullptr);
+      ApiOptions options = {}, Authorizations* authorizations = nullptr, Jobs* jobs = nullptr);
   void handle(Request request, Responder respond);
   HttpMetrics& metrics() { return metrics_; }
 

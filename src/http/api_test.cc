@@ -69,8 +69,16 @@ class ApiTest : public ::testing::Test {
     ASSERT_TRUE(master.ok()) << master.error().message;
     authorizations_ = std::make_unique<Authorizations>(*store_, master->key);
     ASSERT_TRUE(authorizations_->load().ok());
+    jobs_ = std::make_unique<Jobs>(*store_, clock_);
+    jobs_->add_workflow(Workflow{"test_import", "a workflow for tests", [](const Job& job) {
+                                   return job.name.empty()
+                                              ? Status(make_error(ErrorCode::kInvalidArgument,
+                                                                  "name is required"))
+                                              : ok_status();
+                                 }});
+    ASSERT_TRUE(jobs_->load().ok());
     api_ = std::make_unique<Api>(*partition_, *keys_, *store_, clock_, api_options_,
-                                 authorizations_.get());
+                                 authorizations_.get(), jobs_.get());
     ServerOptions options;
     options.port = 0;
     options.max_body_bytes = 64 * 1024;
@@ -86,6 +94,7 @@ class ApiTest : public ::testing::Test {
     server_.reset();
     api_.reset();
     authorizations_.reset();
+    jobs_.reset();
     partition_.reset();
     keys_.reset();
     store_.reset();
@@ -137,6 +146,7 @@ class ApiTest : public ::testing::Test {
   std::unique_ptr<ApiKeys> keys_;
   std::unique_ptr<engine::Partition> partition_;
   std::unique_ptr<Authorizations> authorizations_;
+  std::unique_ptr<Jobs> jobs_;
   ApiOptions api_options_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<Server> server_;
@@ -371,6 +381,41 @@ TEST_F(ApiTest, AuthorizationSecretsAreWriteOnlyAndEncryptedAtRest) {
   EXPECT_EQ(foreign.credentials(id, http, "us-east-1", "").error().code, ErrorCode::kCorruption);
   EXPECT_EQ(call("DELETE", "/api/auth/" + id).status, 200);
   EXPECT_EQ(call("GET", "/api/auth/" + id).status, 404);
+}
+
+TEST_F(ApiTest, JobsPauseResumeSurviveARestartAndStopWhenTheirAuthorizationGoes) {
+  Reply auth = call("POST", "/api/auth",
+                    R"({"method":"keys","config":{"access_key":"AKIDEXAMPLE","secret_key":"s"}})");
+  std::string auth_id(data(auth).at("id").as_string());
+  EXPECT_EQ(call("POST", "/api/work", R"({"workflow":"nope","name":"x"})").status, 400);
+  EXPECT_EQ(call("POST", "/api/work", R"({"workflow":"test_import"})").status, 400);
+  Reply created = call("POST", "/api/work",
+                       R"({"workflow":"test_import","name":"clicks","config":{"stream":"clicks"},"auth_ids":[")" +
+                           auth_id + R"("]})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  std::string id(data(created).at("id").as_string());
+  EXPECT_EQ(data(created).at("state").as_string(), "running");
+  EXPECT_EQ(data(call("POST", "/api/work/" + id + "/pause")).at("state").as_string(), "paused");
+  EXPECT_EQ(call("POST", "/api/work/" + id + "/pause").status, 409);
+  std::string metrics = call("GET", "/metrics", "", "").body;
+  EXPECT_NE(metrics.find("shoal_job_up{job=\"" + id +
+                         "\",workflow=\"test_import\",name=\"clicks\",state=\"paused\"} 1"),
+            std::string::npos)
+      << metrics;
+  stop();
+  start();
+  Reply after = call("GET", "/api/work/" + id);
+  ASSERT_EQ(after.status, 200);
+  EXPECT_EQ(data(after).at("state").as_string(), "paused");
+  EXPECT_EQ(data(after).at("config").at("stream").as_string(), "clicks");
+  EXPECT_EQ(data(call("POST", "/api/work/" + id + "/resume")).at("state").as_string(), "running");
+  ASSERT_EQ(call("DELETE", "/api/auth/" + auth_id).status, 200);
+  Reply stopped = call("GET", "/api/work/" + id);
+  EXPECT_EQ(data(stopped).at("state").as_string(), "error");
+  EXPECT_NE(data(stopped).at("error").as_string().find("deleted"), json::string::npos);
+  EXPECT_EQ(data(call("GET", "/api/work")).as_array().size(), 1u);
+  EXPECT_EQ(call("DELETE", "/api/work/" + id).status, 200);
+  EXPECT_EQ(call("GET", "/api/work/" + id).status, 404);
 }
 
 TEST_F(ApiTest, RoleAuthorizationGetsAGeneratedExternalId) {

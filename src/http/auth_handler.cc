@@ -96,8 +96,13 @@ void add_auth_routes(Router& router, ApiContext& context) {
   router.add("DELETE", "/api/auth/{id}", Access::kAdmin,
              [&context](Request& request, Responder respond) {
                if (!context.authorizations) return respond(unavailable());
-               Status removed = context.authorizations->remove(request.path_param("id"));
+               std::string id(request.path_param("id"));
+               Status removed = context.authorizations->remove(id);
                if (!removed.ok()) return respond(error_from(removed.error()));
+               if (context.jobs) {
+                 Status stopped = context.jobs->authorization_removed(id, context.clock.now_ms());
+                 if (!stopped.ok()) return respond(error_from(stopped.error()));
+               }
                respond(envelope(200, "deleted", "{\"deleted\":true}"));
              });
   router.add("POST", "/api/auth/{id}/_test", Access::kAdmin,

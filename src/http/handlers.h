@@ -16,6 +16,7 @@ void add_segment_routes(Router& router, ApiContext& context);
 void add_query_routes(Router& router, ApiContext& context);
 void add_keys_routes(Router& router, ApiContext& context);
 void add_auth_routes(Router& router, ApiContext& context);
+void add_work_routes(Router& router, ApiContext& context);
 void add_metrics_routes(Router& router, ApiContext& context);
 
 // The HTTP status for an error code (kInvalidArgument -> 400, kNotFound -> 404, ...).

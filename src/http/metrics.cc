@@ -126,4 +126,50 @@ void render_engine_metrics(const engine::PartitionStats& stats, std::string& out
   }
 }
 
+namespace {
+
+void job_labels(const Job& job, std::string& out) {
+  out += "job=\"";
+  append_label(job.id, out);
+  out += "\",workflow=\"";
+  append_label(job.workflow, out);
+  out += "\",name=\"";
+  append_label(job.name, out);
+  out += '"';
+}
+
+std::string metric_name(std::string_view counter) {
+  std::string name = "shoal_job_";
+  for (char c : counter) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    name += ok ? c : '_';
+  }
+  return name;
+}
+
+}  // namespace
+
+void render_job_metrics(const std::vector<Job>& jobs, std::string& out) {
+  out += "# HELP shoal_job_up 1 for a job in the labelled state.\n# TYPE shoal_job_up gauge\n";
+  std::map<std::string, std::vector<std::pair<const Job*, std::uint64_t>>> series;
+  for (const Job& job : jobs) {
+    out += "shoal_job_up{";
+    job_labels(job, out);
+    out += ",state=\"";
+    out += job_state_name(job.state);
+    out += "\"} 1\n";
+    for (const auto& [counter, value] : job.counters) {
+      series[metric_name(counter)].emplace_back(&job, value);
+    }
+  }
+  for (const auto& [name, values] : series) {
+    out += "# TYPE " + name + " untyped\n";
+    for (const auto& [job, value] : values) {
+      out += name + "{";
+      job_labels(*job, out);
+      out += "} " + std::to_string(value) + "\n";
+    }
+  }
+}
+
 }  // namespace shoal::http

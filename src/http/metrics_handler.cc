@@ -14,6 +14,7 @@ void add_metrics_routes(Router& router, ApiContext& context) {
     Response response;
     response.content_type = "text/plain; version=0.0.4";
     render_engine_metrics(context.partition.stats(), response.body);
+    if (context.jobs) render_job_metrics(context.jobs->list(), response.body);
     context.metrics.render(response.body);
     respond(std::move(response));
   });

@@ -26,6 +26,7 @@ enum class RecordType : char {
   kApiKey = 'K',       // K<key id>                     -> role, SHA-256 of the token, created, name
   kSegmentInfo = 'N',  // N<segment alias>              -> JSON {name, description, created}
   kAuthorization = 'A',  // A<auth id>                  -> JSON; secrets sealed (AES-256-GCM)
+  kJob = 'W',            // W<job id>                   -> JSON job (workflow, config, state)
 };
 
 void append_u64_be(std::string& out, std::uint64_t v);
