@@ -27,6 +27,11 @@ enum class RecordType : char {
   kSegmentInfo = 'N',  // N<segment alias>              -> JSON {name, description, created}
   kAuthorization = 'A',  // A<auth id>                  -> JSON; secrets sealed (AES-256-GCM)
   kJob = 'W',            // W<job id>                   -> JSON job (workflow, config, state)
+  // Trigger export (src/export). An outbox entry is committed with the state change that
+  // produced it and erased once the destination accepted it.
+  kSubscription = 'U',   // U<subscription id>            -> JSON subscription
+  kExportOutbox = 'E',   // E<subscription id><seq u64 BE> -> partition key, message JSON
+  kExportDeadLetter = 'Y',  // Y<subscription id><seq u64 BE> -> message, attempts, last error
 };
 
 void append_u64_be(std::string& out, std::uint64_t v);

@@ -1,0 +1,169 @@
+#include "export/message.h"
+
+#include <algorithm>
+
+#include "aws/crypto.h"
+#include "core/time_format.h"
+#include "model/json.h"
+
+namespace shoal::exports {
+namespace {
+
+void key(std::string& out, std::string_view name) {
+  model::write_json_string(name, out);
+  out += ':';
+}
+
+void time_value(std::string& out, TimestampMs t) {
+  out += '"';
+  out += format_rfc3339_nanos(t);
+  out += '"';
+}
+
+bool wanted(const std::vector<std::string>* fields, std::string_view name) {
+  return !fields || fields->empty() ||
+         std::find(fields->begin(), fields->end(), name) != fields->end();
+}
+
+// An identity's values: one string, or a list when it holds several.
+void write_identity(const model::Value& values, std::string& out) {
+  if (values.is_list() && values.as_list().size() == 1 && values.as_list()[0].is_string()) {
+    model::write_json_string(values.as_list()[0].as_string(), out);
+  } else {
+    model::write_json(values, out);
+  }
+}
+
+std::string value_text(const model::Value& v) {
+  if (v.is_string()) return std::string(v.as_string());
+  if (v.is_list()) return v.as_list().empty() ? std::string() : value_text(v.as_list()[0]);
+  if (v.is_null()) return std::string();
+  return model::to_json(v);
+}
+
+}  // namespace
+
+TimestampMs with_year_2099(TimestampMs t) {
+  CivilTime c = civil_from_ms(t);
+  c.year = 2099;
+  c.day = std::min(c.day, days_in_month(2099, c.month));
+  return ms_from_civil(c);
+}
+
+void build_message_json(const MessageInput& in, const segment::Catalog& catalog,
+                        std::string& out) {
+  out += "{\"data\":{";
+  const model::Profile* p = in.profile;
+  bool first = true;
+  auto comma = [&] {
+    if (!first) out += ',';
+    first = false;
+  };
+  if (p && wanted(in.fields, "_created")) {
+    comma();
+    key(out, "_created");
+    time_value(out, p->created_ms);
+  }
+  if (wanted(in.fields, "_modified")) {
+    comma();
+    key(out, "_modified");
+    time_value(out, p ? p->modified_ms : in.ts);
+  }
+  // Identities and fields merged by name (a field of the same name as an identity wins).
+  const std::vector<model::Identity>& identities =
+      p ? p->identities : (in.identities ? *in.identities : std::vector<model::Identity>{});
+  static const std::vector<std::pair<std::string, model::FieldValue>> kNoFields;
+  const auto& fields = p ? p->fields : kNoFields;
+  std::size_t i = 0, f = 0;
+  while (i < identities.size() || f < fields.size()) {
+    bool take_field = f < fields.size() &&
+                      (i >= identities.size() || fields[f].first <= identities[i].field);
+    if (take_field) {
+      if (i < identities.size() && fields[f].first == identities[i].field) ++i;
+      const auto& [name, value] = fields[f++];
+      if (name == "segment_events" || !wanted(in.fields, name)) continue;
+      comma();
+      key(out, name);
+      model::write_json(value.value, out);
+    } else {
+      const model::Identity& identity = identities[i++];
+      if (identity.field == "segment_events" || !wanted(in.fields, identity.field)) continue;
+      comma();
+      key(out, identity.field);
+      write_identity(identity.values, out);
+    }
+  }
+  comma();
+  key(out, "segment_events");
+  out += '[';
+  TimestampMs far_exit = with_year_2099(in.ts);
+  for (std::size_t e = 0; e < in.events.size(); ++e) {
+    const SegmentEvent& ev = in.events[e];
+    const segment::Segment* seg = catalog.get(ev.segment);
+    if (e) out += ',';
+    out += "{\"id\":";
+    model::write_json_string(seg ? std::string_view(seg->id) : std::string_view(), out);
+    out += ",\"event\":";
+    out += ev.event == engine::TriggerEvent::kEnter ? "\"enter\"" : "\"exit\"";
+    out += ",\"enter\":";
+    time_value(out, ev.entered_ms);
+    out += ",\"exit\":";
+    time_value(out, ev.event == engine::TriggerEvent::kExit ? ev.exited_ms : far_exit);
+    out += ",\"slug\":";
+    model::write_json_string(seg ? std::string_view(seg->alias) : std::string_view(), out);
+    out += '}';
+  }
+  out += "]},\"id\":";
+  model::write_json_string(in.id, out);
+  out += ",\"subscription_id\":";
+  model::write_json_string(in.subscription_id, out);
+  out += ",\"timestamp\":";
+  time_value(out, in.ts);
+  out += '}';
+}
+
+std::string partition_key_for(std::string_view identifier_field, const model::Profile* profile,
+                              model::ProfileId id,
+                              const std::vector<model::Identity>* identities) {
+  std::string key;
+  if (!identifier_field.empty()) {
+    const model::Identity* identity = nullptr;
+    if (profile) {
+      identity = profile->identity(identifier_field);
+    } else if (identities) {
+      for (const model::Identity& candidate : *identities) {
+        if (candidate.field == identifier_field) identity = &candidate;
+      }
+    }
+    if (identity) key = value_text(identity->values);
+    if (key.empty() && profile) {
+      if (const model::FieldValue* field = profile->field(identifier_field)) {
+        key = value_text(field->value);
+      }
+    }
+  }
+  if (key.empty()) key = id.to_string();
+  if (key.size() > 256) key = aws::sha256_hex(key);
+  return key;
+}
+
+void encode_outbox_entry(std::string_view partition_key, std::string_view message,
+                         std::string& out) {
+  auto n = static_cast<std::uint32_t>(partition_key.size());
+  for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<char>((n >> s) & 0xff));
+  out += partition_key;
+  out += message;
+}
+
+bool decode_outbox_entry(std::string_view bytes, std::string_view& partition_key,
+                         std::string_view& message) {
+  if (bytes.size() < 4) return false;
+  std::uint32_t n = 0;
+  for (int b = 0; b < 4; ++b) n = (n << 8) | static_cast<std::uint8_t>(bytes[b]);
+  if (bytes.size() - 4 < n) return false;
+  partition_key = bytes.substr(4, n);
+  message = bytes.substr(4 + n);
+  return true;
+}
+
+}  // namespace shoal::exports
