@@ -32,6 +32,12 @@ enum class RecordType : char {
   kSubscription = 'U',   // U<subscription id>            -> JSON subscription
   kExportOutbox = 'E',   // E<subscription id><seq u64 BE> -> partition key, message JSON
   kExportDeadLetter = 'Y',  // Y<subscription id><seq u64 BE> -> message, attempts, last error
+  // Kinesis import (src/import). Leases are written by the lease store; dead letters and the
+  // shard checkpoints (X"kinesis/<job id>/<shard id>") commit with the engine's changes.
+  kLease = 'L',       // L<job id>\0<shard id> -> lease (owner, counter, parents, range, start);
+                      // L\0worker-id -> this node's stable import worker id
+  kDeadLetter = 'D',  // D<job id>\0<shard id>\0<seq length u8><seq digits><sub u32 BE><item u32 BE>
+                      //   -> dead letter (reason, raw bytes, partition key, arrival time)
 };
 
 void append_u64_be(std::string& out, std::uint64_t v);

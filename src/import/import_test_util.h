@@ -1,0 +1,129 @@
+#pragma once
+// Shared by the import tests: a store + partition + mapping bed, stream helpers on a Kinesis
+// emulator, and bounded waiting. Test code only.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/partition.h"
+#include "import/consumer.h"
+#include "import/lease_store.h"
+#include "kinesis/kinesis_client.h"
+#include "model/json.h"
+#include "storage/store.h"
+
+namespace shoal::import::testing {
+
+inline constexpr const char* kMapping =
+    "SELECT user_id, count(*) AS events, sum(n) AS total, n AS last_n FROM events INTO user BY "
+    "user_id";
+
+// Polls `done` every 20 ms for at most `timeout`.
+inline bool wait_for(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
+// Runs `work` on the engine thread and waits for its commit.
+template <class T>
+T on_engine(engine::Partition& partition, std::function<T(engine::Engine&)> work) {
+  std::mutex m;
+  std::condition_variable cv;
+  bool done = false;
+  T out{};
+  for (int i = 0; i < 500; ++i) {
+    Status s = partition.submit([&](engine::Engine& e) { out = work(e); },
+                                [&](const Status&) {
+                                  std::lock_guard l(m);
+                                  done = true;
+                                  cv.notify_all();
+                                });
+    if (s.ok()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::unique_lock l(m);
+  cv.wait_for(l, std::chrono::seconds(30), [&] { return done; });
+  return out;
+}
+
+// A store, a running partition with kMapping and segments, in a temporary directory.
+class EngineBed {
+ public:
+  explicit EngineBed(std::string name, bool keep = false) : keep_(keep) {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("shoal_import_" + std::to_string(::getpid()) + "_" + name);
+    if (!keep) std::filesystem::remove_all(dir_);
+    open();
+  }
+  ~EngineBed() {
+    close();
+    if (!keep_) std::filesystem::remove_all(dir_);
+  }
+  void open() {
+    store = std::move(storage::Store::open(dir_.string(), {}).value());
+    partition = std::make_unique<engine::Partition>(*store, engine::EngineOptions{}, clock,
+                                                    engine::PartitionOptions{}, nullptr);
+    ASSERT_TRUE(partition->start().ok());
+    bool ok = on_engine<bool>(*partition, [](engine::Engine& e) {
+      if (!e.set_mapping(kMapping).ok()) return false;
+      auto batch = e.register_segments(
+          {"FILTER events >= 3 ALIAS three", "FILTER total > 100 ALIAS big"});
+      for (const auto& o : batch.outcomes) {
+        if (!o.result.ok()) return false;
+      }
+      return true;
+    });
+    ASSERT_TRUE(ok);
+  }
+  void close() {
+    if (partition) partition->stop();
+    partition.reset();
+    store.reset();
+  }
+  const std::filesystem::path& dir() const { return dir_; }
+
+  // user_id -> {events, total, last_n} of every profile holding one of `users`.
+  std::map<std::string, std::vector<std::int64_t>> profiles(const std::vector<std::string>& users) {
+    return on_engine<std::map<std::string, std::vector<std::int64_t>>>(
+        *partition, [&](engine::Engine& e) {
+          std::map<std::string, std::vector<std::int64_t>> out;
+          for (const std::string& user : users) {
+            auto p = e.find_profile("user_id", user);
+            if (!p.ok() || *p == nullptr) continue;
+            std::vector<std::int64_t> values;
+            for (const char* field : {"events", "total", "last_n"}) {
+              const model::FieldValue* fv = (*p)->field(field);
+              const model::Value* v = fv == nullptr ? nullptr : &fv->value;
+              values.push_back(v == nullptr ? -1
+                               : v->is_int() ? v->as_int()
+                                             : static_cast<std::int64_t>(v->as_number()));
+            }
+            out[user] = values;
+          }
+          return out;
+        });
+  }
+
+  ManualClock unused_clock;
+  WallClock clock;
+  std::unique_ptr<storage::Store> store;
+  std::unique_ptr<engine::Partition> partition;
+
+ private:
+  std::filesystem::path dir_;
+  bool keep_;
+};
+
+}  // namespace shoal::import::testing
