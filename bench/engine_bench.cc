@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/workload.h"
 #include "engine/engine.h"
 #include "model/json.h"
 #include "storage/store.h"
@@ -96,43 +97,6 @@ class Zipf {
   std::vector<double> cdf_;
 };
 
-const char* kMapping =
-    "SELECT user_id, email(email) AS email, plan, country, toint(age) AS age KIND int, "
-    "_ts AS last_seen KIND date, _ts AS first_seen KIND date MERGEOP oldest, "
-    "append(_ts) AS purchases IF event == \"purchase\", count(*) AS visits, "
-    "sum(amount) AS revenue, set(event) AS events_seen "
-    "FROM events INTO user BY user_id OR email";
-
-// A realistic mix: attribute tests, date windows, countsince windows, INCLUDEs.
-std::vector<std::string> make_segments(std::size_t n) {
-  static const char* kPlans[] = {"free", "basic", "pro", "team"};
-  std::vector<std::string> out;
-  for (std::size_t i = 0; i < n; ++i) {
-    std::string alias = "s" + std::to_string(i);
-    std::string body;
-    switch (i % 10) {
-      case 0: body = "plan == \"" + std::string(kPlans[i % 4]) + "\""; break;
-      case 1: body = "AND(age >= " + std::to_string(18 + i % 30) + ", country IN (\"US\", \"DE\", \"FR\"))"; break;
-      case 2: body = "visits >= " + std::to_string(2 + i % 20); break;
-      case 3: body = "last_seen > \"now-" + std::to_string(1 + i % 14) + "d\""; break;
-      case 4: body = "countsince(purchases, \"now-" + std::to_string(1 + i % 30) + "d\") >= " + std::to_string(1 + i % 4); break;
-      case 5: body = "first_seen <= \"now-" + std::to_string(1 + i % 20) + "d\""; break;
-      case 6: body = "AND(revenue > " + std::to_string(50 + i) + ", EXISTS email)"; break;
-      case 7: body = "events_seen INTERSECTS (\"purchase\", \"signup\")"; break;
-      case 8:
-        body = i >= 10 ? "AND(INCLUDE s" + std::to_string(i - 5) + ", INCLUDE s" + std::to_string(i - 6) + ")"
-                       : "domain(email) == \"example.com\"";
-        break;
-      default:
-        body = i >= 10 ? "OR(INCLUDE s" + std::to_string(i - 6) + ", plan == \"pro\")"
-                       : "NOT country == \"US\"";
-        break;
-    }
-    out.push_back("FILTER " + body + " ALIAS " + alias);
-  }
-  return out;
-}
-
 long peak_rss_kb() {
   struct rusage usage;
   getrusage(RUSAGE_SELF, &usage);
@@ -174,13 +138,13 @@ int run_engine_bench(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", s.error().message.c_str());
     return 1;
   }
-  if (auto m = engine.set_mapping(kMapping); !m.ok()) {
+  if (auto m = engine.set_mapping(kWorkloadMapping); !m.ok()) {
     std::fprintf(stderr, "mapping: %s\n", m.error().message.c_str());
     return 1;
   }
   const TimestampMs start_ts = 1'700'000'000'000;
   engine.advance_to(start_ts);
-  auto batch = engine.register_segments(make_segments(o.segments));
+  auto batch = engine.register_segments(workload_segments(o.segments));
   for (const auto& outcome : batch.outcomes) {
     if (!outcome.result.ok()) {
       std::fprintf(stderr, "segment %s: %s\n", outcome.text.c_str(),

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bench/workload.h"
 #include "model/profile.h"
 #include "segment/catalog.h"
 
@@ -57,50 +58,16 @@ bool parse_options(int argc, char** argv, Options& o) {
   return true;
 }
 
+// Rationale: GCC 12 warns falsely (-Wrestrict) on `"literal" + std::string`.
 std::string cat(std::initializer_list<std::string_view> parts) {
   std::string out;
   for (std::string_view p : parts) out += p;
   return out;
 }
 
-// The engine benchmark's mix, kept in step with make_segments() in bench/engine_bench.cc.
-// Rationale for cat(): GCC 12 warns falsely (-Wrestrict) on `"literal" + std::string`.
-std::vector<std::string> make_segments(std::size_t n) {
-  static const char* kPlans[] = {"free", "basic", "pro", "team"};
-  auto num = [](std::size_t v) { return std::to_string(v); };
-  std::vector<std::string> out;
-  for (std::size_t i = 0; i < n; ++i) {
-    std::string body;
-    switch (i % 10) {
-      case 0: body = cat({"plan == \"", kPlans[i % 4], "\""}); break;
-      case 1:
-        body = cat({"AND(age >= ", num(18 + i % 30), ", country IN (\"US\", \"DE\", \"FR\"))"});
-        break;
-      case 2: body = cat({"visits >= ", num(2 + i % 20)}); break;
-      case 3: body = cat({"last_seen > \"now-", num(1 + i % 14), "d\""}); break;
-      case 4:
-        body = cat({"countsince(purchases, \"now-", num(1 + i % 30), "d\") >= ", num(1 + i % 4)});
-        break;
-      case 5: body = cat({"first_seen <= \"now-", num(1 + i % 20), "d\""}); break;
-      case 6: body = cat({"AND(revenue > ", num(50 + i), ", EXISTS email)"}); break;
-      case 7: body = "events_seen INTERSECTS (\"purchase\", \"signup\")"; break;
-      case 8:
-        body = i >= 10 ? cat({"AND(INCLUDE s", num(i - 5), ", INCLUDE s", num(i - 6), ")"})
-                       : "domain(email) == \"example.com\"";
-        break;
-      default:
-        body = i >= 10 ? cat({"OR(INCLUDE s", num(i - 6), ", plan == \"pro\")"})
-                       : "NOT country == \"US\"";
-        break;
-    }
-    out.push_back(cat({"FILTER ", body, " ALIAS s", num(i)}));
-  }
-  return out;
-}
-
 struct Kind {
   const char* name;
-  int residue;  // i % 10 in make_segments
+  int residue;  // i % 10 in workload_segments (bench/workload.cc)
 };
 
 constexpr Kind kKinds[] = {
@@ -214,7 +181,7 @@ int run_segment_bench(int argc, char** argv) {
   Options o;
   if (!parse_options(argc, argv, o)) return 2;
   segment::Catalog catalog;
-  const std::vector<std::string> texts = make_segments(100);
+  const std::vector<std::string> texts = workload_segments(100);
   auto batch = catalog.register_batch(texts);
   for (const auto& outcome : batch.outcomes) {
     if (!outcome.result.ok()) {

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "app/commands.h"
+#include "bench/collect_bench.h"
 #include "bench/engine_bench.h"
 #include "bench/kinesis_put_bench.h"
 #include "bench/segment_bench.h"
@@ -35,6 +36,10 @@ void add_benchmark(CLI::App& bench, const std::string& name, const std::string& 
 void add_bench_command(CLI::App& app) {
   CLI::App* bench = app.add_subcommand("bench", "Run a benchmark (see BENCHMARKS.md)");
   bench->require_subcommand(1);
+  add_benchmark(*bench, "collect",
+                "wrk posting 10-event NDJSON batches to an in-process server with durable commits: "
+                "applied events/s, p99 latency, CPU of server and wrk",
+                &bench::run_collect_bench);
   add_benchmark(*bench, "engine",
                 "Synthetic workload through the engine on one thread with durable commits: "
                 "events/s, latency, peak RSS, bytes per profile",
