@@ -106,9 +106,11 @@ class EngineBed {
             for (const char* field : {"events", "total", "last_n"}) {
               const model::FieldValue* fv = (*p)->field(field);
               const model::Value* v = fv == nullptr ? nullptr : &fv->value;
-              values.push_back(v == nullptr ? -1
-                               : v->is_int() ? v->as_int()
-                                             : static_cast<std::int64_t>(v->as_number()));
+              std::int64_t n = -1;
+              if (v != nullptr && v->is_int()) n = v->as_int();
+              if (v != nullptr && v->is_number()) n = static_cast<std::int64_t>(v->as_number());
+              if (v != nullptr && v->is_string()) n = std::atoll(v->as_string().c_str());
+              values.push_back(n);
             }
             out[user] = values;
           }
