@@ -61,9 +61,13 @@ T on_engine(engine::Partition& partition, std::function<T(engine::Engine&)> work
 // A store, a running partition with kMapping and segments, in a temporary directory.
 class EngineBed {
  public:
-  explicit EngineBed(std::string name, bool keep = false) : keep_(keep) {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("shoal_import_" + std::to_string(::getpid()) + "_" + name);
+  // A fresh bed in a temporary directory named after `name`, removed at the end.
+  explicit EngineBed(std::string name)
+      : EngineBed(std::filesystem::temp_directory_path() /
+                      ("shoal_import_" + std::to_string(::getpid()) + "_" + name),
+                  false) {}
+  // A bed in `dir`, kept (and reopened as it is) when `keep`.
+  EngineBed(std::filesystem::path dir, bool keep) : dir_(std::move(dir)), keep_(keep) {
     if (!keep) std::filesystem::remove_all(dir_);
     open();
   }
@@ -71,13 +75,16 @@ class EngineBed {
     close();
     if (!keep_) std::filesystem::remove_all(dir_);
   }
+  // Opens the store and starts the partition; the mapping and segments are registered once
+  // (a reopened store keeps them, and registering again would rebuild the segments).
   void open() {
     store = std::move(storage::Store::open(dir_.string(), {}).value());
     partition = std::make_unique<engine::Partition>(*store, engine::EngineOptions{}, clock,
                                                     engine::PartitionOptions{}, nullptr);
     ASSERT_TRUE(partition->start().ok());
     bool ok = on_engine<bool>(*partition, [](engine::Engine& e) {
-      if (!e.set_mapping(kMapping).ok()) return false;
+      if (e.mapping_for("events") == nullptr && !e.set_mapping(kMapping).ok()) return false;
+      if (!e.catalog().ordinals().empty()) return true;
       auto batch = e.register_segments(
           {"FILTER events >= 3 ALIAS three", "FILTER total > 100 ALIAS big"});
       for (const auto& o : batch.outcomes) {
@@ -118,7 +125,6 @@ class EngineBed {
         });
   }
 
-  ManualClock unused_clock;
   WallClock clock;
   std::unique_ptr<storage::Store> store;
   std::unique_ptr<engine::Partition> partition;
