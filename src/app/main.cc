@@ -1,11 +1,26 @@
 // shoal's command line: the only place that knows every concrete type.
 #include <CLI/CLI.hpp>
+#include <malloc.h>
 
 #include <iostream>
 
 #include "app/commands.h"
 
+namespace {
+
+// glibc serves blocks over 128 KiB with mmap and returns heap tops over 128 KiB to the system
+// on free. shoal's request and response bodies (a PutRecords call is ~150 KiB) would then cost
+// page faults and TLB flushes on every call: 3x the CPU per record in `shoal bench kinesis-put`
+// (BENCHMARKS.md). Keep such memory in the heap for reuse instead.
+void tune_malloc() {
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  tune_malloc();
   CLI::App app{"shoal: a self-hosted real-time audience engine for AWS Kinesis"};
   app.set_version_flag("--version", "shoal 0.1.0");
   app.require_subcommand(1);
