@@ -16,6 +16,9 @@
 #include "http/api_keys.h"
 #include "http/secret_box.h"
 #include "http/server.h"
+#include "export/exporter.h"
+#include "http/export_workflow.h"
+#include "http/import_workflow.h"
 
 namespace shoal::app {
 namespace {
@@ -145,6 +148,11 @@ int run(const ServeConfig& config) {
   if (!master.ok()) return fail(master.error().message);
   http::Authorizations authorizations(**store, master->key);
   if (Status loaded = authorizations.load(); !loaded.ok()) return fail(loaded.error().message);
+  // Trigger export: the commit observer writes per-subscription outboxes inside each commit.
+  http::ExportWiring export_wiring(&authorizations, "");
+  exports::Exporter exporter(**store, clock, export_wiring.sink_factory());
+  if (Status loaded = exporter.load(); !loaded.ok()) return fail(loaded.error().message);
+  engine_options.commit_observer = exporter.commit_observer();
 
   // Signals are taken by this thread only: block them before any other thread starts.
   sigset_t signals;
@@ -155,14 +163,19 @@ int run(const ServeConfig& config) {
 
   engine::PartitionOptions partition_options;
   partition_options.commit_interval = std::chrono::milliseconds(config.commit_interval_ms);
-  // Until an exporter consumes them, released triggers stay in the store's outbox.
-  engine::Partition partition(**store, engine_options, clock, partition_options, nullptr);
+  // Released triggers wake the exporter, which acknowledges the global trigger log.
+  engine::Partition partition(**store, engine_options, clock, partition_options,
+                              exporter.trigger_sink());
   if (Status started = partition.start(); !started.ok()) return fail(started.error().message);
+  exporter.start(partition);
   // Workflows (Kinesis import, export) register here before the stored jobs start.
   http::Jobs jobs(**store, clock);
+  http::add_import_workflow(jobs, partition, **store, &authorizations, clock);
+  jobs.add_workflow(export_wiring.workflow(exporter));
   if (Status loaded = jobs.load(); !loaded.ok()) return fail(loaded.error().message);
   jobs.start_all(clock.now_ms());
   http::Api api(partition, keys, **store, clock, {}, &authorizations, &jobs);
+  api.set_exporter(&exporter);
   http::ServerOptions server_options;
   server_options.address = address->first;
   server_options.port = address->second;
@@ -176,6 +189,7 @@ int run(const ServeConfig& config) {
   });
   if (Status started = server.start(); !started.ok()) {
     jobs.stop_all();
+    exporter.stop();
     partition.stop();
     return fail(started.error().message);
   }
@@ -195,6 +209,7 @@ int run(const ServeConfig& config) {
   std::cout << "shoal serve: stopping (" << (signal == SIGINT ? "SIGINT" : "SIGTERM") << ")\n";
   server.stop();
   jobs.stop_all();
+  exporter.stop();
   partition.stop();
   return 0;
 }

@@ -59,16 +59,14 @@ void build_message_json(const MessageInput& in, const segment::Catalog& catalog,
     if (!first) out += ',';
     first = false;
   };
-  if (p && wanted(in.fields, "_created")) {
+  if (p) {  // _created and _modified are always sent (the seed's shape)
     comma();
     key(out, "_created");
     time_value(out, p->created_ms);
   }
-  if (wanted(in.fields, "_modified")) {
-    comma();
-    key(out, "_modified");
-    time_value(out, p ? p->modified_ms : in.ts);
-  }
+  comma();
+  key(out, "_modified");
+  time_value(out, p ? p->modified_ms : in.ts);
   // Identities and fields merged by name (a field of the same name as an identity wins).
   const std::vector<model::Identity>& identities =
       p ? p->identities : (in.identities ? *in.identities : std::vector<model::Identity>{});

@@ -78,10 +78,12 @@ Api::Api(engine::Partition& partition, ApiKeys& keys, storage::Store& store, con
   add_collect_routes(router_, context_);
   add_entity_routes(router_, context_);
   add_segment_routes(router_, context_);
+  add_subscription_routes(router_, context_);
   add_query_routes(router_, context_);
   add_keys_routes(router_, context_);
   add_auth_routes(router_, context_);
   add_work_routes(router_, context_);
+  add_import_routes(router_, context_);
   add_metrics_routes(router_, context_);
 }
 

@@ -15,6 +15,10 @@
 #include "http/router.h"
 #include "storage/store.h"
 
+namespace shoal::exports {
+class Exporter;
+}  // namespace shoal::exports
+
 namespace shoal::http {
 
 struct ApiOptions {
@@ -37,6 +41,7 @@ struct ApiContext {
   Authorizations* authorizations;  // null: /api/auth answers 503
   Jobs* jobs;                      // null: /api/work answers 503
   aws::HttpClient& aws_http;
+  exports::Exporter* exporter = nullptr;  // null: /api/subscription answers 503
 };
 
 class Api {
@@ -45,6 +50,8 @@ class Api {
       ApiOptions options = {}, Authorizations* authorizations = nullptr, Jobs* jobs = nullptr);
   void handle(Request request, Responder respond);
   HttpMetrics& metrics() { return metrics_; }
+  // The trigger export behind /api/subscription (set before the server starts).
+  void set_exporter(exports::Exporter* exporter) { context_.exporter = exporter; }
 
  private:
   HttpMetrics metrics_;

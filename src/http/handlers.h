@@ -17,7 +17,9 @@ void add_query_routes(Router& router, ApiContext& context);
 void add_keys_routes(Router& router, ApiContext& context);
 void add_auth_routes(Router& router, ApiContext& context);
 void add_work_routes(Router& router, ApiContext& context);
+void add_import_routes(Router& router, ApiContext& context);  // import_handler.cc
 void add_metrics_routes(Router& router, ApiContext& context);
+void add_subscription_routes(Router& router, ApiContext& context);
 
 // The HTTP status for an error code (kInvalidArgument -> 400, kNotFound -> 404, ...).
 int status_for(ErrorCode code);

@@ -1,0 +1,155 @@
+#include "http/export_workflow.h"
+
+#include <boost/json.hpp>
+
+namespace shoal::http {
+namespace {
+
+// Keeps the STS client alive as long as the provider that uses it.
+class OwningProvider final : public aws::CredentialsProvider {
+ public:
+  OwningProvider(std::shared_ptr<aws::HttpClient> http,
+                 std::unique_ptr<aws::CredentialsProvider> inner)
+      : http_(std::move(http)), inner_(std::move(inner)) {}
+  Result<aws::Credentials> get(TimestampMs now) override { return inner_->get(now); }
+  std::string describe() const override { return inner_->describe(); }
+
+ private:
+  std::shared_ptr<aws::HttpClient> http_;
+  std::unique_ptr<aws::CredentialsProvider> inner_;
+};
+
+// The seed's export UI fields ("audiences", "stream_region", ...) mapped onto the subscription
+// body, so a job's config may use either spelling.
+std::string normalise_job_config(const Job& job) {
+  boost::json::error_code ec;
+  boost::json::value v = boost::json::parse(job.config_json, ec);
+  if (ec || !v.is_object()) return job.config_json;
+  boost::json::object o = v.as_object();
+  auto alias = [&](const char* from, const char* to) {
+    if (o.contains(from) && !o.contains(to)) o[to] = o[from];
+  };
+  alias("audiences", "segment_ids");
+  alias("stream_region", "region");
+  alias("user_identifier_field", "identifier_field");
+  alias("export_fields", "fields");
+  alias("existing_users", "withbackfill");
+  alias("backfill", "withbackfill");
+  if (!o.contains("name")) o["name"] = job.name;
+  if (!o.contains("channel")) o["channel"] = "kinesis";
+  if (!job.auth_ids.empty() && !o.contains("auth_id")) o["auth_id"] = job.auth_ids.front();
+  return boost::json::serialize(o);
+}
+
+class ExportJobRunner final : public JobRunner {
+ public:
+  ExportJobRunner(exports::Exporter& exporter, std::string id) : exporter_(exporter), id_(id) {}
+  ~ExportJobRunner() override { (void)exporter_.set_paused(id_, true); }
+  std::map<std::string, std::uint64_t> counters() const override {
+    auto status = exporter_.get(id_);
+    if (!status) return {};
+    return {{"sent", status->delivery.sent},
+            {"dead_lettered", status->delivery.dead_lettered},
+            {"failed_attempts", status->delivery.failed_attempts},
+            {"backfilled", status->backfill.done}};
+  }
+
+ private:
+  exports::Exporter& exporter_;
+  std::string id_;
+};
+
+}  // namespace
+
+ExportWiring::ExportWiring(Authorizations* authorizations, std::string sts_endpoint)
+    : authorizations_(authorizations),
+      sts_endpoint_(std::move(sts_endpoint)),
+      sts_http_(std::make_shared<aws::HttpClient>()) {}
+
+exports::SinkFactory ExportWiring::sink_factory() {
+  return [this](const exports::Subscription& s) -> Result<std::unique_ptr<exports::Sink>> {
+    if (s.channel == exports::Channel::kWebhook) {
+      return std::unique_ptr<exports::Sink>(new exports::WebhookSink(s));
+    }
+    std::unique_ptr<aws::CredentialsProvider> credentials;
+    if (!s.auth_id.empty()) {
+      if (!authorizations_) {
+        return make_error(ErrorCode::kFailedPrecondition, "authorizations are unavailable");
+      }
+      SHOAL_ASSIGN_OR_RETURN(credentials, authorizations_->credentials(s.auth_id, *sts_http_,
+                                                                       s.region, sts_endpoint_));
+    } else {
+      credentials = std::make_unique<aws::DefaultCredentialsChain>(sts_http_.get());
+    }
+    static WallClock clock;
+    return std::unique_ptr<exports::Sink>(new exports::KinesisSink(
+        s, std::make_unique<OwningProvider>(sts_http_, std::move(credentials)), clock));
+  };
+}
+
+Status resolve_role(Authorizations* authorizations, exports::Subscription& s, TimestampMs now) {
+  if (s.role_arn.empty() || !s.auth_id.empty()) {
+    if (!s.auth_id.empty() && (!authorizations || !authorizations->get(s.auth_id))) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "auth_id: no authorization has id \"" + s.auth_id + "\"");
+    }
+    if (!s.auth_id.empty()) s.external_id = authorizations->get(s.auth_id)->external_id;
+    return ok_status();
+  }
+  if (!authorizations) {
+    return make_error(ErrorCode::kFailedPrecondition,
+                      "role_arn: authorizations are unavailable on this server");
+  }
+  for (const Authorization& a : authorizations->list()) {
+    if (a.method == "role" && a.role_arn == s.role_arn) {
+      s.auth_id = a.id;
+      s.external_id = a.external_id;
+      return ok_status();
+    }
+  }
+  Authorization role;
+  role.method = "role";
+  role.label = "export " + s.name;
+  role.role_arn = s.role_arn;
+  auto created = authorizations->create(role, AwsKeys{}, now);
+  if (!created.ok()) return created.take_error().with_context("role_arn");
+  s.auth_id = created->id;
+  s.external_id = created->external_id;
+  return ok_status();
+}
+
+Workflow ExportWiring::workflow(exports::Exporter& exporter) {
+  Workflow w;
+  w.name = "kinesis_export";
+  w.description =
+      "Export audience triggers: every enter/exit of the chosen audiences to a Kinesis stream "
+      "(config: the /api/subscription body, or the seed's fields audiences, stream_region, "
+      "role_arn, stream, user_identifier_field, export_fields, existing_users)";
+  w.validate = [](const Job& job) -> Status {
+    auto parsed = exports::parse_subscription(normalise_job_config(job));
+    if (!parsed.ok()) return parsed.take_error();
+    return ok_status();
+  };
+  w.start = [this, &exporter](const Job& job,
+                              JobEvents) -> Result<std::unique_ptr<JobRunner>> {
+    if (auto existing = exporter.find_by_job(job.id)) {
+      SHOAL_RETURN_IF_ERROR(exporter.set_paused(existing->subscription.id, false));
+      return std::unique_ptr<JobRunner>(
+          new ExportJobRunner(exporter, existing->subscription.id));
+    }
+    SHOAL_ASSIGN_OR_RETURN(exports::Subscription s,
+                           exports::parse_subscription(normalise_job_config(job)));
+    s.job_id = job.id;
+    SHOAL_RETURN_IF_ERROR(resolve_role(authorizations_, s, job.created_ms));
+    SHOAL_ASSIGN_OR_RETURN(exports::Subscription created, exporter.create_and_wait(s));
+    return std::unique_ptr<JobRunner>(new ExportJobRunner(exporter, created.id));
+  };
+  w.forget = [&exporter](const Job& job) -> Status {
+    auto existing = exporter.find_by_job(job.id);
+    if (!existing) return ok_status();
+    return exporter.remove(existing->subscription.id);
+  };
+  return w;
+}
+
+}  // namespace shoal::http
