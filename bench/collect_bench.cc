@@ -99,14 +99,23 @@ double proc_cpu_seconds(const std::string& stat_path) {
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-// CPU seconds of each thread of this process, by tid.
-std::map<int, double> thread_cpu_seconds() {
-  std::map<int, double> out;
+// Per thread of this process: seconds on a CPU and seconds runnable but waiting for one
+// (/proc/self/task/<tid>/schedstat, nanoseconds).
+struct ThreadTimes {
+  double run = 0;
+  double wait = 0;
+};
+
+std::map<int, ThreadTimes> thread_times() {
+  std::map<int, ThreadTimes> out;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator("/proc/self/task", ec)) {
-    const std::string name = entry.path().filename().string();
-    double cpu = proc_cpu_seconds(entry.path().string() + "/stat");
-    if (cpu >= 0) out[std::stoi(name)] = cpu;
+    std::ifstream in(entry.path() / "schedstat");
+    unsigned long long run_ns = 0, wait_ns = 0;
+    if (in >> run_ns >> wait_ns) {
+      out[std::stoi(entry.path().filename().string())] = {static_cast<double>(run_ns) / 1e9,
+                                                          static_cast<double>(wait_ns) / 1e9};
+    }
   }
   return out;
 }
@@ -118,7 +127,7 @@ struct Sample {
   std::uint64_t batches = 0;
   double server_cpu = 0;
   double wrk_cpu = 0;
-  std::map<int, double> threads;
+  std::map<int, ThreadTimes> threads;
 };
 
 struct WrkRun {
@@ -187,7 +196,7 @@ Result<WrkRun> run_wrk(const Options& o, const std::string& url, const std::stri
     s.batches = stats.batches;
     s.server_cpu = process_cpu_seconds(RUSAGE_SELF);
     s.wrk_cpu = proc_cpu_seconds(wrk_stat);
-    s.threads = thread_cpu_seconds();
+    s.threads = thread_times();
     run.samples.push_back(std::move(s));
     std::this_thread::sleep_for(std::chrono::milliseconds(o.sample_ms));
     pid_t done = waitpid(pid, &status, WNOHANG);
@@ -447,15 +456,20 @@ int run_collect_bench(int argc, char** argv) {
                                      window;
         const double server_cores = (w.last->server_cpu - w.first->server_cpu) / window;
         const double wrk_cores = (w.last->wrk_cpu - w.first->wrk_cpu) / window;
-        auto thread_cores = [&](int tid) {
-          auto a = w.first->threads.find(tid);
-          auto b = w.last->threads.find(tid);
-          if (a == w.first->threads.end() || b == w.last->threads.end()) return 0.0;
-          return (b->second - a->second) / window;
+        // Cores running and cores waiting for a CPU (the machine is shared) of some threads.
+        auto thread_cores = [&](const std::set<int>& tids) {
+          ThreadTimes sum;
+          for (int tid : tids) {
+            auto a = w.first->threads.find(tid);
+            auto b = w.last->threads.find(tid);
+            if (a == w.first->threads.end() || b == w.last->threads.end()) continue;
+            sum.run += (b->second.run - a->second.run) / window;
+            sum.wait += (b->second.wait - a->second.wait) / window;
+          }
+          return sum;
         };
-        double io_cores = 0;
-        for (int tid : io_tids) io_cores += thread_cores(tid);
-        const double engine_cores = thread_cores(engine_tid);
+        const ThreadTimes io = thread_cores(io_tids);
+        const ThreadTimes engine = thread_cores({engine_tid});
         const double batches_per_s =
             static_cast<double>(w.last->batches - w.first->batches) / window;
         std::printf("applied events/s  %.0f (engine counters over the sustained %.1f s; "
@@ -472,8 +486,10 @@ int run_collect_bench(int argc, char** argv) {
                     static_cast<unsigned long long>(rejected), non_2xx, socket_errors, timeouts);
         std::printf("server CPU        %.2f cores: engine thread %.2f, HTTP I/O threads %.2f, "
                     "other (RocksDB, ...) %.2f\n",
-                    server_cores, engine_cores, io_cores,
-                    server_cores - engine_cores - io_cores);
+                    server_cores, engine.run, io.run, server_cores - engine.run - io.run);
+        std::printf("waiting for CPU   engine thread %.2f, HTTP I/O threads %.2f (runnable, not "
+                    "running: other load on the machine)\n",
+                    engine.wait, io.wait);
         std::printf("wrk CPU           %.2f cores in the window; %.2f s in all (getrusage of "
                     "children, both runs with Lua init)\n",
                     wrk_cores, run.children_cpu + warmup->children_cpu);
@@ -481,6 +497,11 @@ int run_collect_bench(int argc, char** argv) {
                     server_cores / applied_per_s * 1e6, wrk_cores / applied_per_s * 1e6);
         std::printf("commits           %.0f/s, %.0f events each\n", batches_per_s,
                     batches_per_s > 0 ? applied_per_s / batches_per_s : 0.0);
+        const std::uint64_t writes = after.engine.store_writes - before.engine.store_writes;
+        const std::uint64_t bytes = after.engine.store_bytes - before.engine.store_bytes;
+        std::printf("store writes      %.2f keys and %.0f bytes per event\n",
+                    events_in ? static_cast<double>(writes) / static_cast<double>(events_in) : 0.0,
+                    events_in ? static_cast<double>(bytes) / static_cast<double>(events_in) : 0.0);
         std::printf("peak RSS          server %.1f MiB, wrk %.1f MiB\n",
                     max_rss_kb(RUSAGE_SELF) / 1024.0, max_rss_kb(RUSAGE_CHILDREN) / 1024.0);
         std::printf("profiles          %llu; %llu events in, %.0f acknowledged\n",

@@ -37,8 +37,14 @@ namespace {
 // writes its response. Lives as long as an asynchronous operation or a pending Responder holds it.
 class Session : public std::enable_shared_from_this<Session> {
  public:
+  static constexpr std::size_t kReadBufferBytes = 8192;  // per connection
+
   Session(tcp::socket socket, Server::Impl& server)
-      : stream_(std::move(socket)), server_(server) {}
+      : stream_(std::move(socket)), server_(server) {
+    // Rationale: Beast reads max(512, free capacity) bytes per call, so an empty buffer takes a
+    // 1.4 KB collect request in three recv calls; with this reserve it takes one.
+    buffer_.reserve(kReadBufferBytes);
+  }
   ~Session() { server_.connections.fetch_sub(1, std::memory_order_relaxed); }
 
   void start() {
