@@ -1,6 +1,5 @@
 #include "bench/collect_bench.h"
 
-#include <CLI/CLI.hpp>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -8,10 +7,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -221,10 +222,10 @@ Result<WrkRun> run_wrk(const Options& o, const std::string& url, const std::stri
   }
   if (killed || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
       run.values.count("requests") == 0) {
-    return make_error(ErrorCode::kInternal,
-                      std::string(killed ? "wrk did not finish in time and was killed"
-                                         : "wrk failed") +
-                          "; its output:\n" + all);
+    return make_error(
+        ErrorCode::kInternal,
+        std::string(killed ? "wrk did not finish in time and was killed" : "wrk failed") +
+            "; its output:\n" + all);
   }
   return run;
 }
@@ -291,6 +292,19 @@ int engine_thread_id(engine::Partition& partition) {
   return got.get();
 }
 
+// `name` itself when it holds a '/', else its first executable match on PATH; empty if none.
+std::string find_executable(const std::string& name) {
+  if (name.find('/') != std::string::npos) return access(name.c_str(), X_OK) == 0 ? name : "";
+  const char* path = std::getenv("PATH");
+  std::istringstream dirs(path ? path : "");
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    const std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return "";
+}
+
 int fail(const std::string& message) {
   std::fprintf(stderr, "shoal bench collect: %s\n", message.c_str());
   return 1;
@@ -352,6 +366,11 @@ int run_collect_bench(int argc, char** argv) {
     return app.exit(e);
   }
 
+  if (find_executable(o.wrk).empty()) {
+    return fail("'" + o.wrk + "' not found" +
+                (o.wrk.find('/') == std::string::npos ? " on PATH" : "") +
+                ": install wrk (apt-get install wrk) or pass --wrk PATH");
+  }
   const fs::path dir = o.data_dir.empty() ? fs::temp_directory_path() /
                                                 ("shoal-bench-collect-" + std::to_string(getpid()))
                                           : fs::path(o.data_dir);
@@ -408,10 +427,11 @@ int run_collect_bench(int argc, char** argv) {
     const std::string url = "http://127.0.0.1:" + std::to_string(server.port());
     std::printf("collect           wrk -t%d -c%d -d%ds (+%ds warm-up) -> %s/collect/json/%s\n",
                 o.wrk_threads, o.connections, o.duration_s, o.warmup_s, url.c_str(), kStream);
-    std::printf("workload          %d events per request, %zu ids zipf(%.2f), %zu segments, "
-                "WAL on%s, group commit <= %d ms, %d HTTP threads\n",
-                o.batch, o.ids, o.zipf, o.segments, o.sync_writes ? " + fsync" : "",
-                o.commit_interval_ms, o.server_threads);
+    std::printf(
+        "workload          %d events per request, %zu ids zipf(%.2f), %zu segments, "
+        "WAL on%s, group commit <= %d ms, %d HTTP threads\n",
+        o.batch, o.ids, o.zipf, o.segments, o.sync_writes ? " + fsync" : "", o.commit_interval_ms,
+        o.server_threads);
     std::fflush(stdout);
 
     const engine::PartitionStats before = partition.stats();
@@ -420,10 +440,9 @@ int run_collect_bench(int argc, char** argv) {
       warmup = run_wrk(o, url, script, key->token, o.warmup_s, o.seed + 7919, dir / "warmup.out",
                        partition);
     }
-    Result<WrkRun> measured =
-        warmup.ok() ? run_wrk(o, url, script, key->token, o.duration_s, o.seed,
-                              dir / "measured.out", partition)
-                    : Result<WrkRun>(warmup.error());
+    Result<WrkRun> measured = warmup.ok() ? run_wrk(o, url, script, key->token, o.duration_s,
+                                                    o.seed, dir / "measured.out", partition)
+                                          : Result<WrkRun>(warmup.error());
     server.stop();
     partition.stop();  // commits what is queued: every answered event is counted below
     const engine::PartitionStats after = partition.stats();
@@ -452,8 +471,8 @@ int run_collect_bench(int argc, char** argv) {
         code = fail("no sustained window: the applied count did not rise during the run");
       } else {
         const double window = w.seconds();
-        const double applied_per_s = static_cast<double>(w.last->applied - w.first->applied) /
-                                     window;
+        const double applied_per_s =
+            static_cast<double>(w.last->applied - w.first->applied) / window;
         const double server_cores = (w.last->server_cpu - w.first->server_cpu) / window;
         const double wrk_cores = (w.last->wrk_cpu - w.first->wrk_cpu) / window;
         // Cores running and cores waiting for a CPU (the machine is shared) of some threads.
@@ -472,27 +491,32 @@ int run_collect_bench(int argc, char** argv) {
         const ThreadTimes engine = thread_cores({engine_tid});
         const double batches_per_s =
             static_cast<double>(w.last->batches - w.first->batches) / window;
-        std::printf("applied events/s  %.0f (engine counters over the sustained %.1f s; "
-                    "%.2fx the 100k target)\n",
-                    applied_per_s, window, applied_per_s / 100000.0);
-        std::printf("accepted events/s %.0f (wrk: 2xx answers x %d over %.1f s)\n",
-                    accepted_per_s, o.batch, wrk_seconds);
+        std::printf(
+            "applied events/s  %.0f (engine counters over the sustained %.1f s; "
+            "%.2fx the 100k target)\n",
+            applied_per_s, window, applied_per_s / 100000.0);
+        std::printf("accepted events/s %.0f (wrk: 2xx answers x %d over %.1f s)\n", accepted_per_s,
+                    o.batch, wrk_seconds);
         std::printf("latency           p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f ms\n",
                     run.get("latency_p50_us") / 1000, run.get("latency_p90_us") / 1000,
                     run.get("latency_p99_us") / 1000, run.get("latency_p999_us") / 1000,
                     run.get("latency_max_us") / 1000);
-        std::printf("rejected          %llu events, %.0f non-2xx, %.0f socket errors, "
-                    "%.0f timeouts\n",
-                    static_cast<unsigned long long>(rejected), non_2xx, socket_errors, timeouts);
-        std::printf("server CPU        %.2f cores: engine thread %.2f, HTTP I/O threads %.2f, "
-                    "other (RocksDB, ...) %.2f\n",
-                    server_cores, engine.run, io.run, server_cores - engine.run - io.run);
-        std::printf("waiting for CPU   engine thread %.2f, HTTP I/O threads %.2f (runnable, not "
-                    "running: other load on the machine)\n",
-                    engine.wait, io.wait);
-        std::printf("wrk CPU           %.2f cores in the window; %.2f s in all (getrusage of "
-                    "children, both runs with Lua init)\n",
-                    wrk_cores, run.children_cpu + warmup->children_cpu);
+        std::printf(
+            "rejected          %llu events, %.0f non-2xx, %.0f socket errors, "
+            "%.0f timeouts\n",
+            static_cast<unsigned long long>(rejected), non_2xx, socket_errors, timeouts);
+        std::printf(
+            "server CPU        %.2f cores: engine thread %.2f, HTTP I/O threads %.2f, "
+            "other (RocksDB, ...) %.2f\n",
+            server_cores, engine.run, io.run, server_cores - engine.run - io.run);
+        std::printf(
+            "waiting for CPU   engine thread %.2f, HTTP I/O threads %.2f (runnable, not "
+            "running: other load on the machine)\n",
+            engine.wait, io.wait);
+        std::printf(
+            "wrk CPU           %.2f cores in the window; %.2f s in all (getrusage of "
+            "children, both runs with Lua init)\n",
+            wrk_cores, run.children_cpu + warmup->children_cpu);
         std::printf("CPU per event     server %.2f us, wrk %.2f us\n",
                     server_cores / applied_per_s * 1e6, wrk_cores / applied_per_s * 1e6);
         std::printf("commits           %.0f/s, %.0f events each\n", batches_per_s,
