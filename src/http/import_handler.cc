@@ -6,7 +6,9 @@
 #include "core/time_format.h"
 #include "http/handlers.h"
 #include "http/import_workflow.h"
+#include "import/checkpoint.h"
 #include "import/dead_letters.h"
+#include "import/lease_store.h"
 #include "kinesis/base64.h"
 
 namespace shoal::http {
@@ -81,6 +83,33 @@ json::object letter_object(const import::DeadLetterEntry& entry) {
 }  // namespace
 
 void add_import_routes(Router& router, ApiContext& context) {
+  // The job's shards as stored: lease (owner, counter, parents, finished) and committed position.
+  router.add("GET", "/api/work/{id}/shards", Access::kAdmin,
+             [&context](Request& request, Responder respond) {
+               std::string id(request.path_param("id"));
+               auto job = import_job(context, id);
+               if (!job.ok()) return respond(error_from(job.error()));
+               auto leases = import::RocksDbLeaseStore(context.store, id).list();
+               if (!leases.ok()) return respond(error_from(leases.error()));
+               json::array list;
+               for (const import::Lease& lease : *leases) {
+                 json::array parents;
+                 for (const std::string& p : lease.parents) parents.push_back(json::value(p));
+                 auto checkpoint = import::read_checkpoint(context.store, id, lease.shard_id);
+                 std::string position;
+                 if (checkpoint.ok() && checkpoint->has_value()) {
+                   position = (*checkpoint)->shard_end ? "SHARD_END"
+                                                       : (*checkpoint)->sequence_number;
+                 }
+                 list.push_back(json::object{{"shard", lease.shard_id},
+                                             {"owner", lease.owner},
+                                             {"lease_counter", lease.counter},
+                                             {"parents", std::move(parents)},
+                                             {"finished", lease.finished},
+                                             {"position", position}});
+               }
+               respond(envelope(200, "success", json::serialize(list)));
+             });
   router.add("GET", "/api/work/{id}/deadletter", Access::kAdmin,
              [&context](Request& request, Responder respond) {
                std::string id(request.path_param("id"));

@@ -286,6 +286,13 @@ TEST_F(ImportWorkflowTest, EventsInKinesaliteBecomeProfilesAndDeadLettersReplayO
   EXPECT_EQ(poll("/api/entity/user/email/x@example.com", 200).status, 200);
   EXPECT_EQ(call("GET", "/api/work/" + job_id + "/deadletter").data().at("dead_letters").as_array().size(),
             1u);
+  Reply shards = call("GET", "/api/work/" + job_id + "/shards");
+  ASSERT_EQ(shards.status, 200) << shards.body;
+  json::value shard_list = shards.data();
+  ASSERT_EQ(shard_list.as_array().size(), 2u) << shards.body;
+  for (const json::value& shard : shard_list.as_array()) {
+    EXPECT_FALSE(shard.at("owner").as_string().empty()) << shards.body;
+  }
   Reply metrics = call("GET", "/metrics");
   EXPECT_NE(metrics.body.find("shoal_job_events_applied"), std::string::npos);
   // Deleting the job removes its leases, checkpoints and dead letters.
