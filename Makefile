@@ -17,6 +17,7 @@ build: deps
 # Installs, builds and runs every test (unit, golden, integration against the emulators).
 test: build
 	ctest --preset debug -j $(JOBS)
+	./scripts/check-test-logs build/debug
 
 # Installs, builds and runs shoal's main job on the embedded default store.
 run: release

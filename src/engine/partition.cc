@@ -132,18 +132,19 @@ void Partition::run_batch(std::vector<Item>& items) {
   if (!changed) return;
   released_.clear();
   Status committed = engine_->commit(released_);
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    const Status& outcome = committed.ok() ? outcomes[i] : committed;
-    if (items[i].done) items[i].done(outcome);
-  }
   if (committed.ok()) {
     committed_counters_ = engine_->counters();
   } else {
     std::lock_guard lock(mutex_);
     ++stats_.commit_failures;
   }
-  if (!released_.empty() && sink_) sink_(released_);
+  // Before the completions: whoever got an answer sees its effects in stats() (metrics).
   publish_stats(items.size());
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const Status& outcome = committed.ok() ? outcomes[i] : committed;
+    if (items[i].done) items[i].done(outcome);
+  }
+  if (!released_.empty() && sink_) sink_(released_);
 }
 
 void Partition::publish_stats(std::size_t items) {

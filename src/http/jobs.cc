@@ -224,9 +224,23 @@ void Jobs::start_runner(const Job& job, TimestampMs now) {
       }
       return;
     }
+    auto early = early_finishes_.find(id);
+    std::optional<EarlyFinish> finish;
+    if (early != early_finishes_.end()) {
+      if (early->second.generation == generation) finish = std::move(early->second);
+      early_finishes_.erase(early);
+    }
     // Paused, failed or deleted while it started: it is not wanted.
     if (!current || current->state != JobState::kRunning || runners_.count(id)) {
       discard = std::move(runner.value());
+    } else if (finish) {
+      // It ended (on its own thread) before it was registered here.
+      for (const auto& [name, value] : runner.value()->counters()) current->counters[name] += value;
+      discard = std::move(runner.value());
+      current->state = finish->state;
+      current->error = std::move(finish->message);
+      current->updated_ms = clock_.now_ms();
+      (void)write(*current);
     } else {
       runners_[id] = Running{std::move(runner.value()), generation};
     }
@@ -246,7 +260,12 @@ void Jobs::finished(const std::string& id, std::uint64_t generation, JobState st
                     std::string message) {
   std::lock_guard lock(mutex_);
   auto running = runners_.find(id);
-  if (running == runners_.end() || running->second.generation != generation) return;
+  if (running == runners_.end()) {
+    // Still starting (start_runner registers it after `start` returns): it applies this then.
+    early_finishes_[id] = EarlyFinish{generation, state, std::move(message)};
+    return;
+  }
+  if (running->second.generation != generation) return;
   Job* job = find(id);
   if (!job) return;
   // Called on the runner's own thread: it is destroyed later, elsewhere.

@@ -115,6 +115,13 @@ class Jobs {
   };
   std::map<std::string, Running, std::less<>> runners_;
   std::vector<std::unique_ptr<JobRunner>> retired_;  // ended on their own thread
+  struct EarlyFinish {
+    std::uint64_t generation = 0;
+    JobState state = JobState::kError;
+    std::string message;
+  };
+  // Reports from runners that ended before start_runner registered them.
+  std::map<std::string, EarlyFinish, std::less<>> early_finishes_;
   std::uint64_t next_generation_ = 1;
 };
 
