@@ -6,6 +6,7 @@
 #include "app/commands.h"
 #include "bench/collect_bench.h"
 #include "bench/engine_bench.h"
+#include "bench/import_bench.h"
 #include "bench/kinesis_put_bench.h"
 #include "bench/segment_bench.h"
 
@@ -44,6 +45,10 @@ void add_bench_command(CLI::App& app) {
                 "Synthetic workload through the engine on one thread with durable commits: "
                 "events/s, latency, peak RSS, bytes per profile",
                 &bench::run_engine_bench);
+  add_benchmark(*bench, "import",
+                "Events of a 4-shard stream through the Kinesis import into profiles with 100 "
+                "segments: from in-process generated GetRecords pages or from kinesalite",
+                &bench::run_import_bench);
   add_benchmark(*bench, "kinesis-put",
                 "PutRecords of 500 x 200-byte records from one thread against the in-process "
                 "null sink: records/s and CPU per million records",
