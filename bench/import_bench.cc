@@ -350,8 +350,9 @@ int run(const Options& options) {
   std::printf("GetRecords calls: %llu (%.2f per second per shard; limit 5)\n",
               static_cast<unsigned long long>(c.get_records_calls),
               static_cast<double>(c.get_records_calls) / seconds / options.shards);
-  std::printf("process CPU: %.2f s (%.2f CPU-s per million events, fixture included)\n", cpu,
-              cpu * 1e6 / static_cast<double>(std::max<std::uint64_t>(1, applied)));
+  std::printf("shoal process CPU: %.2f s = %.2f cores (%.2f CPU-s per million events%s)\n", cpu,
+              cpu / seconds, cpu * 1e6 / static_cast<double>(std::max<std::uint64_t>(1, applied)),
+              options.kinesalite ? "" : ", the in-process fixture included");
   std::printf("profiles: %llu, triggers: %llu, commits: %llu\n",
               static_cast<unsigned long long>(stats.profiles),
               static_cast<unsigned long long>(stats.engine.triggers),

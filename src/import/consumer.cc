@@ -147,6 +147,7 @@ static bool is_fatal(const Error& error) {
 void Consumer::run_coordinator() {
   for (;;) {
     TimestampMs now = clock_.now_ms();
+    if (rediscover_.exchange(false) && discovered_) next_discovery_ms_ = now;
     if (now >= next_discovery_ms_) {
       Status found = discover(!discovered_);
       if (found.ok()) {
@@ -461,6 +462,8 @@ void Consumer::run_worker(ShardWorker& worker) {
       if (end) {
         worker.finished = true;
         ++counters_->shards_finished;
+        rediscover_ = true;
+        wait_cv_.notify_all();
         return;
       }
     }

@@ -141,6 +141,7 @@ class Consumer {
   std::unique_ptr<Counters> counters_;
   std::atomic<bool> renewals_paused_{false};
   std::atomic<bool> fatal_reported_{false};
+  std::atomic<bool> rediscover_{false};  // a shard ended: list the shards now (its children)
   std::atomic<std::uint64_t> jitter_state_{0x9e3779b97f4a7c15ull};
 
   std::mutex wait_mutex_;
