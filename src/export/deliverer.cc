@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <unordered_set>
+#include <utility>
 
 #include "export/dead_letter.h"
 #include "export/message.h"
@@ -55,6 +56,7 @@ void Deliverer::notify() {
 void Deliverer::set_paused(bool paused) {
   {
     std::lock_guard lock(mutex_);
+    if (paused_ && !paused) retry_now_ = true;
     paused_ = paused;
   }
   wake_.notify_all();
@@ -119,6 +121,7 @@ Status Deliverer::refill(TimestampMs now) {
 
 void Deliverer::record_error(const std::string& error, TimestampMs now) {
   std::lock_guard lock(mutex_);
+  if (stats_.last_error.empty()) stats_.error_since_ms = now;
   stats_.last_error = error;
   stats_.last_error_ms = now;
 }
@@ -154,9 +157,14 @@ void Deliverer::fail(Pending& p, const std::string& error, TimestampMs now,
 }
 
 std::int64_t Deliverer::round(TimestampMs now) {
+  bool retry_now = false;
   {
     std::lock_guard lock(mutex_);
     if (paused_) return kIdleWaitMs;
+    retry_now = std::exchange(retry_now_, false);
+  }
+  if (retry_now) {
+    for (auto& [seq, p] : pending_) p.not_before = 0;
   }
   if (Status s = refill(now); !s.ok()) {
     record_error(s.error().message, now);
@@ -288,7 +296,10 @@ std::int64_t Deliverer::round(TimestampMs now) {
   {
     std::lock_guard lock(mutex_);
     stats_.sent += accepted.size();
-    if (!any_failed) stats_.last_error.clear();
+    if (!any_failed) {
+      stats_.last_error.clear();
+      stats_.error_since_ms = 0;
+    }
   }
   if (any_failed && accepted.empty()) return std::max<std::int64_t>(1, d.backoff_base_ms);
   return 0;

@@ -31,6 +31,7 @@ struct DelivererStats {
   std::uint64_t pending = 0;        // messages held in memory, not yet accepted
   std::string last_error;           // empty once a call succeeds again
   TimestampMs last_error_ms = 0;
+  TimestampMs error_since_ms = 0;   // when last_error became non-empty (0 while it is empty)
 };
 
 // Test hooks: simulate a crash between the destination's acceptance and the erase.
@@ -52,6 +53,7 @@ class Deliverer {
   void stop();
   // New messages may have been committed.
   void notify();
+  // Un-pausing also makes every waiting message due at once (a resumed job retries now).
   void set_paused(bool paused);
   DelivererStats stats() const;
   bool crashed() const { return crashed_.load(); }
@@ -90,6 +92,7 @@ class Deliverer {
   bool notified_ = false;
   bool stopping_ = false;
   bool paused_ = false;
+  bool retry_now_ = false;  // set by un-pausing; the next round clears every backoff
   std::thread thread_;
   DelivererStats stats_;  // guarded by mutex_
   std::atomic<bool> crashed_{false};

@@ -1,6 +1,10 @@
 #include "http/export_workflow.h"
 
 #include <boost/json.hpp>
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 namespace shoal::http {
 namespace {
@@ -41,10 +45,30 @@ std::string normalise_job_config(const Job& job) {
   return boost::json::serialize(o);
 }
 
+// A job's runner: the subscription delivers on its own thread; this one watches it and reports
+// a delivery error that outlasts options.error_after_ms through JobEvents::fail. Destroying it
+// pauses the subscription (pause, delete, error) and joins the watcher.
 class ExportJobRunner final : public JobRunner {
  public:
-  ExportJobRunner(exports::Exporter& exporter, std::string id) : exporter_(exporter), id_(id) {}
-  ~ExportJobRunner() override { (void)exporter_.set_paused(id_, true); }
+  ExportJobRunner(exports::Exporter& exporter, std::string id, JobEvents events,
+                  const Clock& clock, ExportJobOptions options)
+      : exporter_(exporter),
+        id_(std::move(id)),
+        events_(std::move(events)),
+        clock_(clock),
+        options_(options),
+        started_ms_(clock.now_ms()) {
+    if (events_.fail) watcher_ = std::thread([this] { watch(); });
+  }
+  ~ExportJobRunner() override {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    if (watcher_.joinable()) watcher_.join();
+    (void)exporter_.set_paused(id_, true);
+  }
   std::map<std::string, std::uint64_t> counters() const override {
     auto status = exporter_.get(id_);
     if (!status) return {};
@@ -55,8 +79,32 @@ class ExportJobRunner final : public JobRunner {
   }
 
  private:
+  void watch() {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      wake_.wait_for(lock, std::chrono::milliseconds(options_.poll_ms), [&] { return stopping_; });
+      if (stopping_) return;
+      auto status = exporter_.get(id_);
+      if (!status || status->state != "error") continue;
+      // An error left from before this runner started (a resumed job) counts from the start.
+      TimestampMs since = std::max(status->delivery.error_since_ms, started_ms_);
+      if (clock_.now_ms() - since < options_.error_after_ms) continue;
+      lock.unlock();
+      events_.fail("delivery to the subscription's destination is failing: " + status->error);
+      return;  // Jobs destroys this runner from another thread
+    }
+  }
+
   exports::Exporter& exporter_;
   std::string id_;
+  JobEvents events_;
+  const Clock& clock_;
+  ExportJobOptions options_;
+  TimestampMs started_ms_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread watcher_;
 };
 
 }  // namespace
@@ -119,6 +167,12 @@ Status resolve_role(Authorizations* authorizations, exports::Subscription& s, Ti
 }
 
 Workflow ExportWiring::workflow(exports::Exporter& exporter) {
+  static WallClock clock;
+  return workflow(exporter, clock, ExportJobOptions{});
+}
+
+Workflow ExportWiring::workflow(exports::Exporter& exporter, const Clock& clock,
+                                ExportJobOptions options) {
   Workflow w;
   w.name = "kinesis_export";
   w.description =
@@ -130,19 +184,20 @@ Workflow ExportWiring::workflow(exports::Exporter& exporter) {
     if (!parsed.ok()) return parsed.take_error();
     return ok_status();
   };
-  w.start = [this, &exporter](const Job& job,
-                              JobEvents) -> Result<std::unique_ptr<JobRunner>> {
+  w.start = [this, &exporter, &clock, options](
+                const Job& job, JobEvents events) -> Result<std::unique_ptr<JobRunner>> {
     if (auto existing = exporter.find_by_job(job.id)) {
       SHOAL_RETURN_IF_ERROR(exporter.set_paused(existing->subscription.id, false));
-      return std::unique_ptr<JobRunner>(
-          new ExportJobRunner(exporter, existing->subscription.id));
+      return std::unique_ptr<JobRunner>(new ExportJobRunner(
+          exporter, existing->subscription.id, std::move(events), clock, options));
     }
     SHOAL_ASSIGN_OR_RETURN(exports::Subscription s,
                            exports::parse_subscription(normalise_job_config(job)));
     s.job_id = job.id;
     SHOAL_RETURN_IF_ERROR(resolve_role(authorizations_, s, job.created_ms));
     SHOAL_ASSIGN_OR_RETURN(exports::Subscription created, exporter.create_and_wait(s));
-    return std::unique_ptr<JobRunner>(new ExportJobRunner(exporter, created.id));
+    return std::unique_ptr<JobRunner>(
+        new ExportJobRunner(exporter, created.id, std::move(events), clock, options));
   };
   w.forget = [&exporter](const Job& job) -> Status {
     auto existing = exporter.find_by_job(job.id);

@@ -3,6 +3,7 @@
 // stored authorization, else the server's default chain; webhooks) and the `kinesis_export`
 // workflow for `/api/work`, whose jobs are subscriptions (job config = the subscription body).
 // Thread-safe; lives as long as the exporter and the Jobs that use it.
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -13,6 +14,14 @@
 
 namespace shoal::http {
 
+// How a kinesis_export job follows its subscription's delivery.
+struct ExportJobOptions {
+  // A delivery error that lasts this long (with no accepted call since) puts the job in
+  // `error` with the message, which pauses the subscription; resuming the job retries at once.
+  std::int64_t error_after_ms = 10000;
+  std::int64_t poll_ms = 250;  // how often the runner looks at the subscription
+};
+
 class ExportWiring {
  public:
   // `authorizations` may be null (only the default credential chain then).
@@ -20,6 +29,8 @@ class ExportWiring {
   exports::SinkFactory sink_factory();
   // `exporter` must outlive the returned workflow's jobs.
   Workflow workflow(exports::Exporter& exporter);
+  // The same with an injected clock (error durations) and options; `clock` outlives the jobs.
+  Workflow workflow(exports::Exporter& exporter, const Clock& clock, ExportJobOptions options);
 
  private:
   Authorizations* authorizations_;

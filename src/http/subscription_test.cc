@@ -144,7 +144,8 @@ class SubscriptionApiTest : public ::testing::Test {
     ASSERT_TRUE(partition_->start().ok());
     exporter_->start(*partition_);
     jobs_ = std::make_unique<Jobs>(*store_, clock_);
-    jobs_->add_workflow(wiring_->workflow(*exporter_));
+    // A delivery error becomes the job's after 300 ms here (10 s by default).
+    jobs_->add_workflow(wiring_->workflow(*exporter_, clock_, ExportJobOptions{300, 20}));
     ASSERT_TRUE(jobs_->load().ok());
     jobs_->start_all(clock_.now_ms());
     api_ = std::make_unique<Api>(*partition_, *keys_, *store_, clock_, ApiOptions{},
@@ -384,6 +385,64 @@ TEST_F(SubscriptionApiTest, TheKinesisExportWorkflowReachesTheSameSubscription) 
   std::string job_id(job.at("data").at("id").as_string());
   EXPECT_EQ(call("DELETE", "/api/work/" + job_id).first, 200);
   EXPECT_EQ(call("GET", "/api/subscription").second.at("data").as_array().size(), 0u);
+}
+
+TEST_F(SubscriptionApiTest, AnExportJobWhoseStreamIsMissingShowsTheErrorAndResumingRetries) {
+  ASSERT_EQ(call("POST", "/api/query",
+                 "SELECT user_id, plan FROM web INTO user BY user_id").first, 201);
+  ASSERT_EQ(call("POST", "/api/segment", R"(FILTER plan == "pro" ALIAS pro)").first, 201);
+  std::string auth = keys_authorization();
+  std::string stream = test::unique_stream_name("not_created_yet");
+  auto [status, job] = call("POST", "/api/work",
+                            R"({"workflow":"kinesis_export","name":"missing","auth_ids":[")" +
+                                auth + R"("],"config":{"audiences":["pro"],"stream_region":)"
+                                R"("us-east-1","user_identifier_field":"user_id","stream":")" + stream +
+                                R"(","endpoint":")" +
+                                emulator_->endpoint() + R"("}})");
+  ASSERT_EQ(status, 201) << json::serialize(job);
+  std::string job_id(job.at("data").at("id").as_string());
+  ASSERT_EQ(call("POST", "/collect/json/web", R"({"user_id":"m1","plan":"pro"})").first, 200);
+
+  // The deliverer cannot load the stream's shards: the job enters `error` with the reason.
+  json::value seen;
+  for (int i = 0; i < 500; ++i) {
+    seen = call("GET", "/api/work/" + job_id).second.at("data");
+    if (seen.at("state").as_string() == "error") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(seen.at("state").as_string(), "error") << json::serialize(seen);
+  std::string error(seen.at("error").as_string());
+  EXPECT_NE(error.find("delivery to the subscription's destination is failing"), std::string::npos)
+      << error;
+  EXPECT_NE(error.find(stream), std::string::npos) << error;  // the emulator names the stream
+  // The job's error lists beside the other jobs, and the message waits in the outbox.
+  bool listed = false;
+  json::value jobs = call("GET", "/api/work").second;
+  for (const json::value& j : jobs.at("data").as_array()) {
+    if (j.at("id").as_string() == job_id) listed = j.at("state").as_string() == "error";
+  }
+  EXPECT_TRUE(listed);
+  auto subscription = exporter_->find_by_job(job_id);
+  ASSERT_TRUE(subscription.has_value());
+  EXPECT_EQ(exporter_->outbox_size(subscription->subscription.id).value(), 1u);
+
+  // The stream is created; resuming retries at once and the message arrives.
+  ASSERT_TRUE(direct_->client.create_stream({stream, 1, false}).ok());
+  for (int i = 0; i < 200; ++i) {
+    auto s = direct_->client.describe_stream_summary(kinesis::StreamRef::by_name(stream));
+    if (s.ok() && s->stream_status == "ACTIVE") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  auto [resumed, resumed_job] = call("POST", "/api/work/" + job_id + "/resume");
+  ASSERT_EQ(resumed, 200) << json::serialize(resumed_job);
+  EXPECT_EQ(resumed_job.at("data").at("state").as_string(), "running");
+  auto records = read_stream(stream, 1);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].partition_key, "m1");
+  // Delivering again, the job stays running (the old error does not fail the new runner).
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  EXPECT_EQ(call("GET", "/api/work/" + job_id).second.at("data").at("state").as_string(),
+            "running");
 }
 
 }  // namespace
