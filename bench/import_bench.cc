@@ -40,6 +40,7 @@ struct Options {
   int shards = 4;
   int page = 10'000;
   int segments = 100;
+  long long rate = 0;  // events/s the fixture makes available; 0 = all at once
   bool kinesalite = false;
 };
 
@@ -123,7 +124,24 @@ class GeneratedStream {
       std::string iterator = field(request.body, "ShardIterator");
       int s = std::atoi(iterator.c_str());
       long long from = std::atoll(iterator.c_str() + iterator.find('-') + 1);
-      long long to = std::min(per_shard(s), from + options_.page);
+      long long available = per_shard(s);
+      if (options_.rate > 0) {
+        // Events appear at `rate` per second across the shards, from the first read on.
+        auto now = std::chrono::steady_clock::now();
+        {
+          std::lock_guard lock(mutex_);
+          if (!started_) {
+            started_ = true;
+            start_ = now;
+          }
+        }
+        double elapsed = std::chrono::duration<double>(now - start_).count();
+        available = std::min(available, static_cast<long long>(elapsed * static_cast<double>(
+                                                                  options_.rate) /
+                                                              options_.shards));
+      }
+      long long to = std::min(available, from + options_.page);
+      if (to < from) to = from;
       std::string body = "{\"Records\":[";
       std::string user;
       for (long long j = from; j < to; ++j) {
@@ -135,7 +153,7 @@ class GeneratedStream {
         body += "\",\"PartitionKey\":\"" + user + "\"}";
       }
       body += "],\"NextShardIterator\":\"" + std::to_string(s) + "-" + std::to_string(to) +
-              "\",\"MillisBehindLatest\":" + (to < per_shard(s) ? "1000" : "0") + "}";
+              "\",\"MillisBehindLatest\":" + (to < available ? "1000" : "0") + "}";
       response.body = std::move(body);
     } else {
       response.status = 400;
@@ -145,6 +163,9 @@ class GeneratedStream {
   }
 
   Options options_;
+  std::mutex mutex_;
+  bool started_ = false;
+  std::chrono::steady_clock::time_point start_;
   test::HttpTestServer server_;
 };
 #endif
@@ -152,7 +173,7 @@ class GeneratedStream {
 void print_usage() {
   std::printf(
       "usage: shoal bench import [--events N] [--users N] [--shards N] [--page N] [--segments N]\n"
-      "                          [--kinesalite]\n"
+      "                          [--rate EVENTS_PER_S] [--kinesalite]\n"
       "  Events of a --shards stream through the Kinesis import into profiles with 100 segments:\n"
       "  from generated GetRecords pages served in-process (default), or from kinesalite.\n");
 }
@@ -166,7 +187,7 @@ bool parse_options(int argc, char** argv, Options& options) {
     } else if (arg == "--kinesalite") {
       options.kinesalite = true;
     } else if ((arg == "--events" || arg == "--users" || arg == "--shards" || arg == "--page" ||
-                arg == "--segments") &&
+                arg == "--segments" || arg == "--rate") &&
                i + 1 < argc) {
       long long v = std::atoll(argv[++i]);
       if (arg == "--events") options.events = v;
@@ -174,6 +195,7 @@ bool parse_options(int argc, char** argv, Options& options) {
       if (arg == "--shards") options.shards = static_cast<int>(v);
       if (arg == "--page") options.page = static_cast<int>(v);
       if (arg == "--segments") options.segments = static_cast<int>(v);
+      if (arg == "--rate") options.rate = v;
     } else {
       std::fprintf(stderr, "import: unknown argument %s\n", arg.c_str());
       print_usage();
@@ -332,6 +354,8 @@ int run(const Options& options) {
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   double cpu = process_cpu_seconds() - cpu_start;
   import::ImportCounters c = consumer.counters();
+  auto p50 = consumer.page_latency_percentile(0.5);
+  auto p99 = consumer.page_latency_percentile(0.99);
   consumer.stop();
   engine::PartitionStats stats = partition.stats();
   partition.stop();
@@ -353,6 +377,9 @@ int run(const Options& options) {
   std::printf("shoal process CPU: %.2f s = %.2f cores (%.2f CPU-s per million events%s)\n", cpu,
               cpu / seconds, cpu * 1e6 / static_cast<double>(std::max<std::uint64_t>(1, applied)),
               options.kinesalite ? "" : ", the in-process fixture included");
+  std::printf("GetRecords response -> commit of its events (and triggers), per page: "
+              "p50 %.1f ms, p99 %.1f ms\n",
+              static_cast<double>(p50.count()) / 1000.0, static_cast<double>(p99.count()) / 1000.0);
   std::printf("profiles: %llu, triggers: %llu, commits: %llu\n",
               static_cast<unsigned long long>(stats.profiles),
               static_cast<unsigned long long>(stats.engine.triggers),

@@ -5,7 +5,8 @@
 // ceiling; the default), or kinesalite (started from node_modules, filled first).
 //
 //   shoal bench import [--events N] [--users N] [--shards N] [--page N] [--segments N]
-//                      [--kinesalite]
+//                      [--rate EVENTS_PER_S] [--kinesalite]
+// --rate: the fixture makes events available at that rate (for the latency figure).
 namespace shoal::bench {
 
 // argv[0] is the command name; returns the process exit code.

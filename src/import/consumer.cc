@@ -399,6 +399,7 @@ void Consumer::run_worker(ShardWorker& worker) {
       iterator = std::move(*got);
     }
     auto result = client_.get_records(*iterator, options_.get_records_limit);
+    auto received = Steady::now();
     ++counters_->get_records_calls;
     auto called = Steady::now();
     next_call = called + options_.min_poll_interval;
@@ -457,6 +458,7 @@ void Consumer::run_worker(ShardWorker& worker) {
       page->records = std::move(got.records);
       Checkpoint next_checkpoint = page->checkpoint;
       if (!commit_page(worker, page)) return;
+      record_latency(Steady::now() - received);
       checkpoint = next_checkpoint;
       set_position(next_checkpoint);
       if (end) {
@@ -501,7 +503,15 @@ bool Consumer::commit_page(ShardWorker& worker, std::shared_ptr<Page> page) {
       TimestampMs now = clock.now_ms();
       for (std::size_t i = 0; i < page->events.size(); ++i) {
         DecodedEvent& event = page->events[i];
-        engine::EventOutcome outcome = engine.apply_event(target, event.data, event.ts);
+        engine::EventOutcome outcome;
+        try {
+          outcome = engine.apply_event(target, event.data, event.ts);
+        } catch (const std::exception& e) {
+          // Rationale: the page must stay whole (its checkpoint is staged below), so a failure
+          // inside the engine dead-letters the event instead of leaving the page half applied.
+          outcome.applied = false;
+          outcome.reason = std::string("internal error: ") + e.what();
+        }
         if (outcome.applied) {
           ++page->applied;
           continue;
@@ -605,6 +615,30 @@ bool Consumer::commit_page(ShardWorker& worker, std::shared_ptr<Page> page) {
     worker.status.dead_lettered += page->dead_lettered;
     return true;
   }
+}
+
+void Consumer::record_latency(Steady::duration latency) {
+  std::lock_guard lock(latency_mutex_);
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(latency).count();
+  std::uint32_t sample = static_cast<std::uint32_t>(std::min<std::int64_t>(us, UINT32_MAX));
+  if (latencies_us_.size() < kMaxLatencySamples) {
+    latencies_us_.push_back(sample);
+  } else {
+    latencies_us_[latency_next_++ % kMaxLatencySamples] = sample;
+  }
+}
+
+std::chrono::microseconds Consumer::page_latency_percentile(double q) const {
+  std::vector<std::uint32_t> samples;
+  {
+    std::lock_guard lock(latency_mutex_);
+    samples = latencies_us_;
+  }
+  if (samples.empty()) return std::chrono::microseconds(0);
+  std::size_t at = std::min(samples.size() - 1,
+                            static_cast<std::size_t>(q * static_cast<double>(samples.size())));
+  std::nth_element(samples.begin(), samples.begin() + static_cast<std::ptrdiff_t>(at), samples.end());
+  return std::chrono::microseconds(samples[at]);
 }
 
 ImportCounters Consumer::counters() const {

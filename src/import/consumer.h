@@ -108,6 +108,9 @@ class Consumer {
 
   ImportCounters counters() const;
   std::vector<ShardStatus> shards() const;
+  // The q-quantile (0..1) of the time from a GetRecords response to the commit of its events
+  // and checkpoint (so of the triggers they produced), over the last 100,000 pages.
+  std::chrono::microseconds page_latency_percentile(double q) const;
   const std::string& worker_id() const { return options_.worker_id; }
 
  private:
@@ -128,6 +131,7 @@ class Consumer {
   // Waits until `deadline` (steady clock) or a stop; false when stopping.
   bool wait_until(ShardWorker* worker, std::chrono::steady_clock::time_point deadline);
   void report_fatal(std::string message);
+  void record_latency(std::chrono::steady_clock::duration latency);
   std::chrono::milliseconds backoff(std::chrono::milliseconds base, int failures);
 
   ConsumerOptions options_;
@@ -162,6 +166,10 @@ class Consumer {
   TimestampMs discovery_failing_since_ = 0;
   int discovery_failures_ = 0;
   mutable std::mutex workers_mutex_;  // guards workers_ for shards()
+  static constexpr std::size_t kMaxLatencySamples = 100'000;
+  mutable std::mutex latency_mutex_;
+  std::vector<std::uint32_t> latencies_us_;  // guarded by latency_mutex_
+  std::size_t latency_next_ = 0;             // guarded by latency_mutex_
 };
 
 // The IAM action an operation needs ("kinesis:GetRecords").
