@@ -227,6 +227,23 @@ TEST_F(ImportKinesaliteTest, TrimHorizonImportsEveryEventExactlyOnce) {
   }
 }
 
+TEST_F(ImportKinesaliteTest, NeverCallsGetRecordsMoreThanFiveTimesASecondPerShard) {
+  std::string stream = create_stream(2);
+  put(stream, events("p", 20, 3));  // 60 records, read one per call: the shards stay busy
+  ConsumerOptions o = options(stream);
+  o.get_records_limit = 1;
+  auto started = std::chrono::steady_clock::now();
+  Consumer& consumer = start_consumer(o);
+  std::this_thread::sleep_for(2000ms);
+  std::uint64_t calls = consumer.counters().get_records_calls;
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  // Each shard: at most one call at once, then one per 200 ms.
+  EXPECT_LE(static_cast<double>(calls), 2 * (seconds * 5 + 1)) << calls << " calls in " << seconds;
+  EXPECT_GE(calls, 12u) << "a busy shard is read again after 200 ms";
+  EXPECT_LT(consumer.counters().events_applied, 60u);
+}
+
 TEST_F(ImportKinesaliteTest, LatestSkipsWhatWasThereBefore) {
   std::string stream = create_stream(1);
   put(stream, events("old", 5, 1));
