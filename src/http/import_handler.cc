@@ -83,7 +83,8 @@ json::object letter_object(const import::DeadLetterEntry& entry) {
 }  // namespace
 
 void add_import_routes(Router& router, ApiContext& context) {
-  // The job's shards as stored: lease (owner, counter, parents, finished) and committed position.
+  // The job's shards: lease (owner, counter, parents, finished) and committed position as stored,
+  // plus the live figures (millis behind latest, records, throttles) of the shards read here.
   router.add("GET", "/api/work/{id}/shards", Access::kAdmin,
              [&context](Request& request, Responder respond) {
                std::string id(request.path_param("id"));
@@ -91,6 +92,7 @@ void add_import_routes(Router& router, ApiContext& context) {
                if (!job.ok()) return respond(error_from(job.error()));
                auto leases = import::RocksDbLeaseStore(context.store, id).list();
                if (!leases.ok()) return respond(error_from(leases.error()));
+               auto live = live_import_shards(id);
                json::array list;
                for (const import::Lease& lease : *leases) {
                  json::array parents;
@@ -101,12 +103,23 @@ void add_import_routes(Router& router, ApiContext& context) {
                    position = (*checkpoint)->shard_end ? "SHARD_END"
                                                        : (*checkpoint)->sequence_number;
                  }
-                 list.push_back(json::object{{"shard", lease.shard_id},
-                                             {"owner", lease.owner},
-                                             {"lease_counter", lease.counter},
-                                             {"parents", std::move(parents)},
-                                             {"finished", lease.finished},
-                                             {"position", position}});
+                 json::object shard{{"shard", lease.shard_id},
+                                    {"owner", lease.owner},
+                                    {"lease_counter", lease.counter},
+                                    {"parents", std::move(parents)},
+                                    {"finished", lease.finished},
+                                    {"position", position}};
+                 // Live figures of the shards this node's worker reads now.
+                 for (const import::ShardStatus& status : live ? *live : std::vector<import::ShardStatus>{}) {
+                   if (status.shard_id != lease.shard_id) continue;
+                   shard["millis_behind_latest"] = status.millis_behind_latest;
+                   shard["records_read"] = status.records_read;
+                   shard["events_applied"] = status.events_applied;
+                   shard["dead_lettered"] = status.dead_lettered;
+                   shard["throttles"] = status.throttles;
+                   shard["iterator_resets"] = status.iterator_resets;
+                 }
+                 list.push_back(std::move(shard));
                }
                respond(envelope(200, "success", json::serialize(list)));
              });

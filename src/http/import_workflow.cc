@@ -1,6 +1,8 @@
 #include "http/import_workflow.h"
 
 #include <boost/json.hpp>
+#include <map>
+#include <mutex>
 #include <set>
 
 #include "core/time_format.h"
@@ -41,13 +43,32 @@ Result<std::int64_t> int_field(const json::object& config, const char* name, std
   return n;
 }
 
+// Running import jobs of this process by job id, for live_import_shards.
+std::mutex live_mutex;
+std::map<std::string, const import::ImportJob*, std::less<>>& live_jobs() {
+  static std::map<std::string, const import::ImportJob*, std::less<>> jobs;
+  return jobs;
+}
+
 class ImportRunner final : public JobRunner {
  public:
-  explicit ImportRunner(std::unique_ptr<import::ImportJob> job) : job_(std::move(job)) {}
-  ~ImportRunner() override { job_->stop(); }
+  ImportRunner(std::string job_id, std::unique_ptr<import::ImportJob> job)
+      : job_id_(std::move(job_id)), job_(std::move(job)) {
+    std::lock_guard lock(live_mutex);
+    live_jobs()[job_id_] = job_.get();
+  }
+  ~ImportRunner() override {
+    {
+      std::lock_guard lock(live_mutex);
+      auto it = live_jobs().find(job_id_);
+      if (it != live_jobs().end() && it->second == job_.get()) live_jobs().erase(it);
+    }
+    job_->stop();
+  }
   std::map<std::string, std::uint64_t> counters() const override { return job_->counters(); }
 
  private:
+  std::string job_id_;
   std::unique_ptr<import::ImportJob> job_;
 };
 
@@ -62,6 +83,13 @@ const std::set<std::string>& known_fields() {
 }
 
 }  // namespace
+
+std::optional<std::vector<import::ShardStatus>> live_import_shards(std::string_view job_id) {
+  std::lock_guard lock(live_mutex);
+  auto it = live_jobs().find(job_id);
+  if (it == live_jobs().end()) return std::nullopt;
+  return it->second->shards();
+}
 
 Result<import::ImportJobConfig> parse_import_config(const Job& job) {
   json::error_code ec;
@@ -195,7 +223,7 @@ void add_import_workflow(Jobs& jobs, engine::Partition& partition, storage::Stor
         std::move(config), std::move(credentials), store, partition, clock,
         [fail](std::string message) { fail(std::move(message)); });
     SHOAL_RETURN_IF_ERROR(import_job->start());
-    return std::unique_ptr<JobRunner>(std::make_unique<ImportRunner>(std::move(import_job)));
+    return std::unique_ptr<JobRunner>(std::make_unique<ImportRunner>(job.id, std::move(import_job)));
   };
   workflow.forget = [&store](const Job& job) { return import::forget_import_job(store, job.id); };
   jobs.add_workflow(std::move(workflow));

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "core/clock.h"
 #include "engine/partition.h"
@@ -25,6 +27,11 @@ struct ImportWorkflowOptions {
 
 // Parses and validates a kinesis_import job's config (job.config_json).
 Result<import::ImportJobConfig> parse_import_config(const Job& job);
+
+// The live per-shard status (millis behind latest, position, records, throttles) of a running
+// kinesis_import job, or nullopt when it has no runner in this process. Rationale: a registry of
+// the runners (filled by them) keeps the route free of a new ApiContext field.
+std::optional<std::vector<import::ShardStatus>> live_import_shards(std::string_view job_id);
 
 // Registers the kinesis_import workflow. Everything is borrowed and must outlive `jobs`' runners.
 void add_import_workflow(Jobs& jobs, engine::Partition& partition, storage::Store& store,

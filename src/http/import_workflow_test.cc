@@ -12,6 +12,9 @@
 #include "http/api.h"
 #include "http/import_workflow.h"
 #include "http/server.h"
+#include "import/checkpoint.h"
+#include "import/dead_letters.h"
+#include "import/lease_store.h"
 #include "tests/support/kinesis_emulator.h"
 #include "tests/support/kinesis_test_env.h"
 
@@ -290,14 +293,33 @@ TEST_F(ImportWorkflowTest, EventsInKinesaliteBecomeProfilesAndDeadLettersReplayO
   ASSERT_EQ(shards.status, 200) << shards.body;
   json::value shard_list = shards.data();
   ASSERT_EQ(shard_list.as_array().size(), 2u) << shards.body;
+  std::uint64_t records = 0;
+  int with_position = 0;
+  for (const json::value& shard : shard_list.as_array()) {
+    records += shard.at("records_read").to_number<std::uint64_t>();
+  }
+  EXPECT_EQ(records, 4u) << shards.body;
   for (const json::value& shard : shard_list.as_array()) {
     EXPECT_FALSE(shard.at("owner").as_string().empty()) << shards.body;
+    EXPECT_TRUE(shard.as_object().contains("millis_behind_latest")) << shards.body;
+    if (!shard.at("position").as_string().empty()) ++with_position;
   }
+  EXPECT_GE(with_position, 1) << shards.body;  // the shards that got records have a checkpoint
   Reply metrics = call("GET", "/metrics");
   EXPECT_NE(metrics.body.find("shoal_job_events_applied"), std::string::npos);
   // Deleting the job removes its leases, checkpoints and dead letters.
   EXPECT_EQ(call("DELETE", "/api/work/" + job_id).status, 200);
   EXPECT_EQ(call("GET", "/api/work/" + job_id + "/deadletter").status, 404);
+  for (const std::string& prefix : {import::dead_letter_prefix(job_id),
+                                    import::lease_prefix(job_id),
+                                    import::checkpoint_prefix(job_id)}) {
+    int left = 0;
+    ASSERT_TRUE(store_->scan(prefix, [&](std::string_view, std::string_view) {
+                  ++left;
+                  return true;
+                }).ok());
+    EXPECT_EQ(left, 0) << "records left under a prefix of the deleted job";
+  }
 }
 
 TEST_F(ImportWorkflowTest, AMissingStreamPutsTheJobInErrorWithTheMessage) {
