@@ -6,6 +6,7 @@
 #include "app/commands.h"
 #include "bench/collect_bench.h"
 #include "bench/engine_bench.h"
+#include "bench/export_bench.h"
 #include "bench/import_bench.h"
 #include "bench/kinesis_put_bench.h"
 #include "bench/segment_bench.h"
@@ -45,6 +46,11 @@ void add_bench_command(CLI::App& app) {
                 "Synthetic workload through the engine on one thread with durable commits: "
                 "events/s, latency, peak RSS, bytes per profile",
                 &bench::run_engine_bench);
+  add_benchmark(*bench, "export",
+                "Triggers from engine activity through the exporter to the null sink (triggers/s, "
+                "CPU per million beside the Node SDK) and to a throttled 4-shard kinesalite "
+                "stream (accepted rate, nothing dropped, commit -> accepted latency)",
+                &bench::run_export_bench);
   add_benchmark(*bench, "import",
                 "Events of a 4-shard stream through the Kinesis import into profiles with 100 "
                 "segments: from in-process generated GetRecords pages or from kinesalite",
