@@ -545,5 +545,20 @@ TEST_F(ImportKinesaliteTest, AMissingStreamAndAMissingPermissionAreJobErrors) {
   EXPECT_NE(fatal_message().find("kinesis:GetRecords"), std::string::npos) << fatal();
 }
 
+TEST_F(ImportKinesaliteTest, AStreamDeletedWhileBeingReadIsAJobErrorAndKeepsThePosition) {
+  std::string stream = create_stream(1);
+  put(stream, events("d", 5, 1));
+  ConsumerOptions o = options(stream);
+  o.error_after = 500ms;
+  start_consumer(o);
+  ASSERT_TRUE(wait_for_counts(user_names("d", 5), 1)) << fatal();
+  ASSERT_TRUE(k_->client.delete_stream(kinesis::StreamRef::by_name(stream)).ok());
+  ASSERT_TRUE(wait_for([&] { return !fatal_message().empty(); }, 10s));
+  EXPECT_NE(fatal_message().find(stream), std::string::npos) << fatal_message();
+  auto cp = read_checkpoint(*bed_->store, "job-" + stream, "shardId-000000000000");
+  ASSERT_TRUE(cp.ok() && cp->has_value());  // the committed position is kept
+  expect_exact(user_names("d", 5), 1);
+}
+
 }  // namespace
 }  // namespace shoal::import
