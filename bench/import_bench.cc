@@ -98,7 +98,8 @@ class GeneratedStream {
     response.headers.emplace_back("Content-Type", "application/x-amz-json-1.1");
     if (op == "ListShards") {
       std::string body = "{\"Shards\":[";
-      kinesis::Uint128 step = kinesis::HashKey::max().value / static_cast<unsigned>(options_.shards);
+      kinesis::Uint128 step =
+          kinesis::HashKey::max().value / static_cast<unsigned>(options_.shards);
       for (int s = 0; s < options_.shards; ++s) {
         kinesis::HashKey start{step * static_cast<unsigned>(s)};
         kinesis::HashKey end{s + 1 == options_.shards ? kinesis::HashKey::max().value
@@ -115,11 +116,11 @@ class GeneratedStream {
       int s = std::atoi(shard.substr(shard.find('-') + 1).c_str());
       long long next = 0;
       if (field(request.body, "ShardIteratorType") == "AFTER_SEQUENCE_NUMBER") {
-        next = std::atoll(field(request.body, "StartingSequenceNumber").c_str()) -
-               1000000000000LL + 1;
+        next =
+            std::atoll(field(request.body, "StartingSequenceNumber").c_str()) - 1000000000000LL + 1;
       }
-      response.body = "{\"ShardIterator\":\"" + std::to_string(s) + "-" + std::to_string(next) +
-                      "\"}";
+      response.body =
+          "{\"ShardIterator\":\"" + std::to_string(s) + "-" + std::to_string(next) + "\"}";
     } else if (op == "GetRecords") {
       std::string iterator = field(request.body, "ShardIterator");
       int s = std::atoi(iterator.c_str());
@@ -136,9 +137,9 @@ class GeneratedStream {
           }
         }
         double elapsed = std::chrono::duration<double>(now - start_).count();
-        available = std::min(available, static_cast<long long>(elapsed * static_cast<double>(
-                                                                  options_.rate) /
-                                                              options_.shards));
+        available = std::min(
+            available,
+            static_cast<long long>(elapsed * static_cast<double>(options_.rate) / options_.shards));
       }
       long long to = std::min(available, from + options_.page);
       if (to < from) to = from;
@@ -203,8 +204,7 @@ bool parse_options(int argc, char** argv, Options& options) {
     }
   }
   if (options.events < 1 || options.users < 1 || options.shards < 1 || options.shards > 64 ||
-      options.page < 1 || options.page > 10000 || options.segments < 0 ||
-      options.segments > 1000) {
+      options.page < 1 || options.page > 10000 || options.segments < 0 || options.segments > 1000) {
     std::fprintf(stderr,
                  "import: --events, --users >= 1, --shards 1..64, --page 1..10000, "
                  "--segments 0..1000\n");
@@ -218,13 +218,14 @@ bool on_engine(engine::Partition& partition, std::function<bool(engine::Engine&)
   std::mutex m;
   std::condition_variable cv;
   bool done = false, ok = false;
-  if (!partition.submit([&](engine::Engine& e) { ok = work(e); },
-                        [&](const Status& s) {
-                          std::lock_guard l(m);
-                          ok = ok && s.ok();
-                          done = true;
-                          cv.notify_all();
-                        })
+  if (!partition
+           .submit([&](engine::Engine& e) { ok = work(e); },
+                   [&](const Status& s) {
+                     std::lock_guard l(m);
+                     ok = ok && s.ok();
+                     done = true;
+                     cv.notify_all();
+                   })
            .ok()) {
     return false;
   }
@@ -340,53 +341,55 @@ int run(const Options& options) {
   consumer_options.get_records_limit = options.page;
   std::string failure;
   import::Consumer consumer(consumer_options, client, leases, **store, partition, clock,
-                            [&failure](std::string message) { failure = message; });
-  double cpu_start = process_cpu_seconds();
-  auto start = std::chrono::steady_clock::now();
-  if (!consumer.start().ok()) return 1;
-  const auto limit = start + std::chrono::seconds(3600);
-  std::uint64_t applied = 0;
-  while (std::chrono::steady_clock::now() < limit) {
-    applied = consumer.counters().events_applied;
-    if (applied >= static_cast<std::uint64_t>(options.events) || !failure.empty()) break;
-    std::this_thread::sleep_for(5ms);
-  }
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  double cpu = process_cpu_seconds() - cpu_start;
-  import::ImportCounters c = consumer.counters();
-  auto p50 = consumer.page_latency_percentile(0.5);
-  auto p99 = consumer.page_latency_percentile(0.99);
-  consumer.stop();
-  engine::PartitionStats stats = partition.stats();
-  partition.stop();
-  store->reset();
-  fs::remove_all(dir);
-  if (!failure.empty()) {
-    std::fprintf(stderr, "import: the consumer failed: %s\n", failure.c_str());
-    return 1;
-  }
-  std::printf("source: %s, %d shards, pages of %d, %d segments, %d users\n",
-              options.kinesalite ? "kinesalite" : "in-process generated pages", options.shards,
-              options.page, options.segments, options.users);
-  std::printf("events applied: %llu of %lld in %.2f s = %.0f events/s\n",
-              static_cast<unsigned long long>(applied), options.events, seconds,
-              static_cast<double>(applied) / seconds);
-  std::printf("GetRecords calls: %llu (%.2f per second per shard; limit 5)\n",
-              static_cast<unsigned long long>(c.get_records_calls),
-              static_cast<double>(c.get_records_calls) / seconds / options.shards);
-  std::printf("shoal process CPU: %.2f s = %.2f cores (%.2f CPU-s per million events%s)\n", cpu,
-              cpu / seconds, cpu * 1e6 / static_cast<double>(std::max<std::uint64_t>(1, applied)),
-              options.kinesalite ? "" : ", the in-process fixture included");
-  std::printf("GetRecords response -> commit of its events (and triggers), per page: "
-              "p50 %.1f ms, p99 %.1f ms\n",
-              static_cast<double>(p50.count()) / 1000.0, static_cast<double>(p99.count()) / 1000.0);
-  std::printf("profiles: %llu, triggers: %llu, commits: %llu\n",
-              static_cast<unsigned long long>(stats.profiles),
-              static_cast<unsigned long long>(stats.engine.triggers),
-              static_cast<unsigned long long>(stats.engine.commits));
-  return applied >= static_cast<std::uint64_t>(options.events) ? 0 : 1;
-#endif
+                            [&failure](std::string message) { failure = message;
+});
+double cpu_start = process_cpu_seconds();
+auto start = std::chrono::steady_clock::now();
+if (!consumer.start().ok()) return 1;
+const auto limit = start + std::chrono::seconds(3600);
+std::uint64_t applied = 0;
+while (std::chrono::steady_clock::now() < limit) {
+  applied = consumer.counters().events_applied;
+  if (applied >= static_cast<std::uint64_t>(options.events) || !failure.empty()) break;
+  std::this_thread::sleep_for(5ms);
 }
+double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+double cpu = process_cpu_seconds() - cpu_start;
+import::ImportCounters c = consumer.counters();
+auto p50 = consumer.page_latency_percentile(0.5);
+auto p99 = consumer.page_latency_percentile(0.99);
+consumer.stop();
+engine::PartitionStats stats = partition.stats();
+partition.stop();
+store->reset();
+fs::remove_all(dir);
+if (!failure.empty()) {
+  std::fprintf(stderr, "import: the consumer failed: %s\n", failure.c_str());
+  return 1;
+}
+std::printf("source: %s, %d shards, pages of %d, %d segments, %d users\n",
+            options.kinesalite ? "kinesalite" : "in-process generated pages", options.shards,
+            options.page, options.segments, options.users);
+std::printf("events applied: %llu of %lld in %.2f s = %.0f events/s\n",
+            static_cast<unsigned long long>(applied), options.events, seconds,
+            static_cast<double>(applied) / seconds);
+std::printf("GetRecords calls: %llu (%.2f per second per shard; limit 5)\n",
+            static_cast<unsigned long long>(c.get_records_calls),
+            static_cast<double>(c.get_records_calls) / seconds / options.shards);
+std::printf("shoal process CPU: %.2f s = %.2f cores (%.2f CPU-s per million events%s)\n", cpu,
+            cpu / seconds, cpu * 1e6 / static_cast<double>(std::max<std::uint64_t>(1, applied)),
+            options.kinesalite ? "" : ", the in-process fixture included");
+std::printf(
+    "GetRecords response -> commit of its events (and triggers), per page: "
+    "p50 %.1f ms, p99 %.1f ms\n",
+    static_cast<double>(p50.count()) / 1000.0, static_cast<double>(p99.count()) / 1000.0);
+std::printf("profiles: %llu, triggers: %llu, commits: %llu\n",
+            static_cast<unsigned long long>(stats.profiles),
+            static_cast<unsigned long long>(stats.engine.triggers),
+            static_cast<unsigned long long>(stats.engine.commits));
+return applied >= static_cast<std::uint64_t>(options.events) ? 0 : 1;
+#endif
+}  // namespace
 
 }  // namespace
 

@@ -50,7 +50,9 @@ Result<std::size_t> limit_param(const Request& request, std::size_t fallback, st
 
 Result<std::string> cursor_param(const Request& request) {
   std::string_view text = request.query_param("after");
-  auto bad = [] { return make_error(ErrorCode::kInvalidArgument, "after must be a cursor from 'next'"); };
+  auto bad = [] {
+    return make_error(ErrorCode::kInvalidArgument, "after must be a cursor from 'next'");
+  };
   if (text.size() % 2 != 0) return bad();
   auto nibble = [](char c) -> int {
     if (c >= '0' && c <= '9') return c - '0';
@@ -85,44 +87,42 @@ json::object letter_object(const import::DeadLetterEntry& entry) {
 void add_import_routes(Router& router, ApiContext& context) {
   // The job's shards: lease (owner, counter, parents, finished) and committed position as stored,
   // plus the live figures (millis behind latest, records, throttles) of the shards read here.
-  router.add("GET", "/api/work/{id}/shards", Access::kAdmin,
-             [&context](Request& request, Responder respond) {
-               std::string id(request.path_param("id"));
-               auto job = import_job(context, id);
-               if (!job.ok()) return respond(error_from(job.error()));
-               auto leases = import::RocksDbLeaseStore(context.store, id).list();
-               if (!leases.ok()) return respond(error_from(leases.error()));
-               auto live = live_import_shards(id);
-               json::array list;
-               for (const import::Lease& lease : *leases) {
-                 json::array parents;
-                 for (const std::string& p : lease.parents) parents.push_back(json::value(p));
-                 auto checkpoint = import::read_checkpoint(context.store, id, lease.shard_id);
-                 std::string position;
-                 if (checkpoint.ok() && checkpoint->has_value()) {
-                   position = (*checkpoint)->shard_end ? "SHARD_END"
-                                                       : (*checkpoint)->sequence_number;
-                 }
-                 json::object shard{{"shard", lease.shard_id},
-                                    {"owner", lease.owner},
-                                    {"lease_counter", lease.counter},
-                                    {"parents", std::move(parents)},
-                                    {"finished", lease.finished},
-                                    {"position", position}};
-                 // Live figures of the shards this node's worker reads now.
-                 for (const import::ShardStatus& status : live ? *live : std::vector<import::ShardStatus>{}) {
-                   if (status.shard_id != lease.shard_id) continue;
-                   shard["millis_behind_latest"] = status.millis_behind_latest;
-                   shard["records_read"] = status.records_read;
-                   shard["events_applied"] = status.events_applied;
-                   shard["dead_lettered"] = status.dead_lettered;
-                   shard["throttles"] = status.throttles;
-                   shard["iterator_resets"] = status.iterator_resets;
-                 }
-                 list.push_back(std::move(shard));
-               }
-               respond(envelope(200, "success", json::serialize(list)));
-             });
+  router.add(
+      "GET", "/api/work/{id}/shards", Access::kAdmin,
+      [&context](Request& request, Responder respond) {
+        std::string id(request.path_param("id"));
+        auto job = import_job(context, id);
+        if (!job.ok()) return respond(error_from(job.error()));
+        auto leases = import::RocksDbLeaseStore(context.store, id).list();
+        if (!leases.ok()) return respond(error_from(leases.error()));
+        auto live = live_import_shards(id);
+        json::array list;
+        for (const import::Lease& lease : *leases) {
+          json::array parents;
+          for (const std::string& p : lease.parents) parents.push_back(json::value(p));
+          auto checkpoint = import::read_checkpoint(context.store, id, lease.shard_id);
+          std::string position;
+          if (checkpoint.ok() && checkpoint->has_value()) {
+            position = (*checkpoint)->shard_end ? "SHARD_END" : (*checkpoint)->sequence_number;
+          }
+          json::object shard{{"shard", lease.shard_id},        {"owner", lease.owner},
+                             {"lease_counter", lease.counter}, {"parents", std::move(parents)},
+                             {"finished", lease.finished},     {"position", position}};
+          // Live figures of the shards this node's worker reads now.
+          for (const import::ShardStatus& status :
+               live ? *live : std::vector<import::ShardStatus>{}) {
+            if (status.shard_id != lease.shard_id) continue;
+            shard["millis_behind_latest"] = status.millis_behind_latest;
+            shard["records_read"] = status.records_read;
+            shard["events_applied"] = status.events_applied;
+            shard["dead_lettered"] = status.dead_lettered;
+            shard["throttles"] = status.throttles;
+            shard["iterator_resets"] = status.iterator_resets;
+          }
+          list.push_back(std::move(shard));
+        }
+        respond(envelope(200, "success", json::serialize(list)));
+      });
   router.add("GET", "/api/work/{id}/deadletter", Access::kAdmin,
              [&context](Request& request, Responder respond) {
                std::string id(request.path_param("id"));
@@ -144,30 +144,29 @@ void add_import_routes(Router& router, ApiContext& context) {
                }
                respond(envelope(200, "success", json::serialize(data)));
              });
-  router.add("POST", "/api/work/{id}/deadletter/_replay", Access::kAdmin,
-             [&context](Request& request, Responder respond) {
-               std::string id(request.path_param("id"));
-               auto job = import_job(context, id);
-               if (!job.ok()) return respond(error_from(job.error()));
-               auto limit = limit_param(request, 1000, 10000);
-               if (!limit.ok()) return respond(error_from(limit.error()));
-               auto letters = import::list_dead_letters(context.store, id, "", *limit);
-               if (!letters.ok()) return respond(error_from(letters.error()));
-               auto entries = std::make_shared<std::vector<import::DeadLetterEntry>>(
-                   std::move(*letters));
-               import::ConsumerOptions options = job->second.consumer;
-               on_engine(context, std::move(respond),
-                         [entries, options, &context](engine::Engine& engine) {
-                           import::RecordDecoder decoder(options.decode);
-                           import::ReplayOutcome outcome = import::replay_dead_letters(
-                               engine, options.target_stream, decoder, *entries,
-                               context.clock.now_ms());
-                           json::object data{{"replayed", outcome.replayed},
-                                             {"still_failing", outcome.still_failing},
-                                             {"events_applied", outcome.events_applied}};
-                           return envelope(200, "replayed", json::serialize(data));
-                         });
-             });
+  router.add(
+      "POST", "/api/work/{id}/deadletter/_replay", Access::kAdmin,
+      [&context](Request& request, Responder respond) {
+        std::string id(request.path_param("id"));
+        auto job = import_job(context, id);
+        if (!job.ok()) return respond(error_from(job.error()));
+        auto limit = limit_param(request, 1000, 10000);
+        if (!limit.ok()) return respond(error_from(limit.error()));
+        auto letters = import::list_dead_letters(context.store, id, "", *limit);
+        if (!letters.ok()) return respond(error_from(letters.error()));
+        auto entries = std::make_shared<std::vector<import::DeadLetterEntry>>(std::move(*letters));
+        import::ConsumerOptions options = job->second.consumer;
+        on_engine(context, std::move(respond),
+                  [entries, options, &context](engine::Engine& engine) {
+                    import::RecordDecoder decoder(options.decode);
+                    import::ReplayOutcome outcome = import::replay_dead_letters(
+                        engine, options.target_stream, decoder, *entries, context.clock.now_ms());
+                    json::object data{{"replayed", outcome.replayed},
+                                      {"still_failing", outcome.still_failing},
+                                      {"events_applied", outcome.events_applied}};
+                    return envelope(200, "replayed", json::serialize(data));
+                  });
+      });
 }
 
 }  // namespace shoal::http

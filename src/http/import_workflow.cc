@@ -12,7 +12,9 @@ namespace {
 
 namespace json = boost::json;
 
-Error bad(std::string message) { return make_error(ErrorCode::kInvalidArgument, std::move(message)); }
+Error bad(std::string message) {
+  return make_error(ErrorCode::kInvalidArgument, std::move(message));
+}
 
 // Reads an optional string member; an error names the field.
 Result<std::string> string_field(const json::object& config, const char* name,
@@ -37,8 +39,8 @@ Result<std::int64_t> int_field(const json::object& config, const char* name, std
     return bad("config." + std::string(name) + " must be an integer");
   }
   if (n < min || n > max) {
-    return bad("config." + std::string(name) + " must be between " + std::to_string(min) +
-               " and " + std::to_string(max));
+    return bad("config." + std::string(name) + " must be between " + std::to_string(min) + " and " +
+               std::to_string(max));
   }
   return n;
 }
@@ -73,12 +75,24 @@ class ImportRunner final : public JobRunner {
 };
 
 const std::set<std::string>& known_fields() {
-  static const std::set<std::string> fields = {
-      "stream",           "kinesis_stream",     "kinesis_stream_arn", "region",
-      "endpoint",         "start_position",     "start_timestamp",    "timestamp_field",
-      "label",            "description",        "aws_access_key_id",  "aws_secret_access_key",
-      "max_record_bytes", "failover_ms",        "error_after_ms",     "discovery_interval_ms",
-      "get_records_limit", "max_idle_ms"};
+  static const std::set<std::string> fields = {"stream",
+                                               "kinesis_stream",
+                                               "kinesis_stream_arn",
+                                               "region",
+                                               "endpoint",
+                                               "start_position",
+                                               "start_timestamp",
+                                               "timestamp_field",
+                                               "label",
+                                               "description",
+                                               "aws_access_key_id",
+                                               "aws_secret_access_key",
+                                               "max_record_bytes",
+                                               "failover_ms",
+                                               "error_after_ms",
+                                               "discovery_interval_ms",
+                                               "get_records_limit",
+                                               "max_idle_ms"};
   return fields;
 }
 
@@ -107,14 +121,16 @@ Result<import::ImportJobConfig> parse_import_config(const Job& job) {
   c.job_id = job.id;
   SHOAL_ASSIGN_OR_RETURN(c.target_stream, string_field(config, "stream"));
   if (c.target_stream.empty()) {
-    return bad("config.stream is required: the shoal stream the events go to (its mapping "
-               "turns them into profiles)");
+    return bad(
+        "config.stream is required: the shoal stream the events go to (its mapping "
+        "turns them into profiles)");
   }
   SHOAL_ASSIGN_OR_RETURN(std::string name, string_field(config, "kinesis_stream"));
   SHOAL_ASSIGN_OR_RETURN(std::string arn, string_field(config, "kinesis_stream_arn"));
   if (name.empty() == arn.empty()) {
-    return bad("config.kinesis_stream (a stream name) or config.kinesis_stream_arn is required, "
-               "not both");
+    return bad(
+        "config.kinesis_stream (a stream name) or config.kinesis_stream_arn is required, "
+        "not both");
   }
   if (!name.empty()) {
     if (Status valid = kinesis::validate_stream_name(name); !valid.ok()) {
@@ -123,13 +139,14 @@ Result<import::ImportJobConfig> parse_import_config(const Job& job) {
     c.stream = kinesis::StreamRef::by_name(name);
   } else {
     if (arn.rfind("arn:aws", 0) != 0 || arn.find(":stream/") == std::string::npos) {
-      return bad("config.kinesis_stream_arn must read arn:aws:kinesis:<region>:<account>:stream/<name>");
+      return bad(
+          "config.kinesis_stream_arn must read arn:aws:kinesis:<region>:<account>:stream/<name>");
     }
     c.stream = kinesis::StreamRef::by_arn(arn);
   }
   SHOAL_ASSIGN_OR_RETURN(out.region, string_field(config, "region", "us-east-1"));
-  if (out.region.empty() || out.region.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") !=
-                                std::string::npos) {
+  if (out.region.empty() ||
+      out.region.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos) {
     return bad("config.region must be an AWS region such as us-east-1");
   }
   SHOAL_ASSIGN_OR_RETURN(out.endpoint, string_field(config, "endpoint"));
@@ -154,7 +171,8 @@ Result<import::ImportJobConfig> parse_import_config(const Job& job) {
   SHOAL_ASSIGN_OR_RETURN(std::int64_t max_bytes,
                          int_field(config, "max_record_bytes", 10 << 20, 1024, 64 << 20));
   c.decode.max_record_bytes = static_cast<std::size_t>(max_bytes);
-  SHOAL_ASSIGN_OR_RETURN(std::int64_t failover, int_field(config, "failover_ms", 10000, 100, 600000));
+  SHOAL_ASSIGN_OR_RETURN(std::int64_t failover,
+                         int_field(config, "failover_ms", 10000, 100, 600000));
   c.failover_time = std::chrono::milliseconds(failover);
   SHOAL_ASSIGN_OR_RETURN(std::int64_t error_after,
                          int_field(config, "error_after_ms", 300000, 100, 86400000));
@@ -162,7 +180,8 @@ Result<import::ImportJobConfig> parse_import_config(const Job& job) {
   SHOAL_ASSIGN_OR_RETURN(std::int64_t discovery,
                          int_field(config, "discovery_interval_ms", 60000, 100, 3600000));
   c.discovery_interval = std::chrono::milliseconds(discovery);
-  SHOAL_ASSIGN_OR_RETURN(std::int64_t limit, int_field(config, "get_records_limit", 10000, 1, 10000));
+  SHOAL_ASSIGN_OR_RETURN(std::int64_t limit,
+                         int_field(config, "get_records_limit", 10000, 1, 10000));
   c.get_records_limit = static_cast<int>(limit);
   SHOAL_ASSIGN_OR_RETURN(std::int64_t idle, int_field(config, "max_idle_ms", 2000, 200, 60000));
   c.max_idle_interval = std::chrono::milliseconds(idle);
@@ -207,9 +226,9 @@ void add_import_workflow(Jobs& jobs, engine::Partition& partition, storage::Stor
     const json::object& object = parsed.as_object();
     if (!job.auth_ids.empty()) {
       if (authorizations == nullptr) return bad("authorizations are unavailable");
-      SHOAL_ASSIGN_OR_RETURN(credentials,
-                             authorizations->credentials(job.auth_ids.front(), *sts_http,
-                                                         config.region, options.sts_endpoint));
+      SHOAL_ASSIGN_OR_RETURN(
+          credentials, authorizations->credentials(job.auth_ids.front(), *sts_http, config.region,
+                                                   options.sts_endpoint));
     } else if (object.contains("aws_access_key_id")) {
       aws::Credentials keys;
       keys.access_key_id = std::string(object.at("aws_access_key_id").as_string());
@@ -223,7 +242,8 @@ void add_import_workflow(Jobs& jobs, engine::Partition& partition, storage::Stor
         std::move(config), std::move(credentials), store, partition, clock,
         [fail](std::string message) { fail(std::move(message)); });
     SHOAL_RETURN_IF_ERROR(import_job->start());
-    return std::unique_ptr<JobRunner>(std::make_unique<ImportRunner>(job.id, std::move(import_job)));
+    return std::unique_ptr<JobRunner>(
+        std::make_unique<ImportRunner>(job.id, std::move(import_job)));
   };
   workflow.forget = [&store](const Job& job) { return import::forget_import_job(store, job.id); };
   jobs.add_workflow(std::move(workflow));

@@ -1,6 +1,8 @@
 // The kinesis_import workflow end to end: the real server, POST /api/work, a kinesalite stream,
 // profiles at /api/entity, job counters, dead letters listed and replayed over HTTP. Plus the
 // config validation (messages name the field).
+#include "http/import_workflow.h"
+
 #include <curl/curl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -10,7 +12,6 @@
 #include <thread>
 
 #include "http/api.h"
-#include "http/import_workflow.h"
 #include "http/server.h"
 #include "import/checkpoint.h"
 #include "import/dead_letters.h"
@@ -67,9 +68,9 @@ TEST(ImportConfigTest, ParsesEverySetting) {
 TEST(ImportConfigTest, ErrorsNameTheField) {
   EXPECT_NE(config_error(R"({"kinesis_stream":"c"})").find("config.stream"), std::string::npos);
   EXPECT_NE(config_error(R"({"stream":"e"})").find("config.kinesis_stream"), std::string::npos);
-  EXPECT_NE(config_error(R"({"stream":"e","kinesis_stream":"bad name!"})")
-                .find("config.kinesis_stream"),
-            std::string::npos);
+  EXPECT_NE(
+      config_error(R"({"stream":"e","kinesis_stream":"bad name!"})").find("config.kinesis_stream"),
+      std::string::npos);
   EXPECT_NE(config_error(R"({"stream":"e","kinesis_stream":"c","start_position":"EARLIEST"})")
                 .find("config.start_position"),
             std::string::npos);
@@ -92,8 +93,9 @@ TEST(ImportConfigTest, ErrorsNameTheField) {
             std::string::npos);
   EXPECT_NE(config_error(R"({"stream":"e","kinesis_stream":"c"})", {"a", "b"}).find("auth_ids"),
             std::string::npos);
-  EXPECT_EQ(config_error(R"({"stream":"e","kinesis_stream_arn":"arn:aws:kinesis:us-east-1:1:stream/c"})"),
-            "");
+  EXPECT_EQ(
+      config_error(R"({"stream":"e","kinesis_stream_arn":"arn:aws:kinesis:us-east-1:1:stream/c"})"),
+      "");
 }
 
 struct Reply {
@@ -102,8 +104,7 @@ struct Reply {
   json::value data() const {
     json::error_code ec;
     json::value v = json::parse(body, ec);
-    return ec || !v.is_object() || !v.as_object().contains("data") ? json::value()
-                                                                    : v.at("data");
+    return ec || !v.is_object() || !v.as_object().contains("data") ? json::value() : v.at("data");
   }
 };
 
@@ -172,7 +173,8 @@ class ImportWorkflowTest : public ::testing::Test {
     curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 20000L);
-    curl_slist* headers = curl_slist_append(nullptr, (std::string("Authorization: ") + kAdmin).c_str());
+    curl_slist* headers =
+        curl_slist_append(nullptr, (std::string("Authorization: ") + kAdmin).c_str());
     if (!body.empty() || method == "POST") {
       curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
       curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
@@ -222,13 +224,16 @@ TEST_F(ImportWorkflowTest, EventsInKinesaliteBecomeProfilesAndDeadLettersReplayO
       "not json at all",
   };
   std::vector<kinesis::PutRecordsEntry> entries;
-  for (std::size_t i = 0; i < data.size(); ++i) entries.push_back({data[i], "pk" + std::to_string(i), {}});
+  for (std::size_t i = 0; i < data.size(); ++i)
+    entries.push_back({data[i], "pk" + std::to_string(i), {}});
   ASSERT_TRUE(kinesis.client.put_records(kinesis::StreamRef::by_name(stream), entries).ok());
 
-  ASSERT_EQ(call("POST", "/api/query", "SELECT user_id, plan FROM events INTO user BY user_id").status,
-            201);
-  Reply auth = call("POST", "/api/auth",
-                    R"({"method":"keys","config":{"access_key":"AKIDEXAMPLE","secret_key":"secret"}})");
+  ASSERT_EQ(
+      call("POST", "/api/query", "SELECT user_id, plan FROM events INTO user BY user_id").status,
+      201);
+  Reply auth =
+      call("POST", "/api/auth",
+           R"({"method":"keys","config":{"access_key":"AKIDEXAMPLE","secret_key":"secret"}})");
   ASSERT_EQ(auth.status, 201) << auth.body;
   std::string auth_id(auth.data().at("id").as_string());
   Reply bad = call("POST", "/api/work",
@@ -287,7 +292,11 @@ TEST_F(ImportWorkflowTest, EventsInKinesaliteBecomeProfilesAndDeadLettersReplayO
   EXPECT_EQ(replayed.data().at("replayed").to_number<std::uint64_t>(), 1u);
   EXPECT_EQ(replayed.data().at("still_failing").to_number<std::uint64_t>(), 1u);
   EXPECT_EQ(poll("/api/entity/user/email/x@example.com", 200).status, 200);
-  EXPECT_EQ(call("GET", "/api/work/" + job_id + "/deadletter").data().at("dead_letters").as_array().size(),
+  EXPECT_EQ(call("GET", "/api/work/" + job_id + "/deadletter")
+                .data()
+                .at("dead_letters")
+                .as_array()
+                .size(),
             1u);
   Reply shards = call("GET", "/api/work/" + job_id + "/shards");
   ASSERT_EQ(shards.status, 200) << shards.body;
@@ -310,14 +319,17 @@ TEST_F(ImportWorkflowTest, EventsInKinesaliteBecomeProfilesAndDeadLettersReplayO
   // Deleting the job removes its leases, checkpoints and dead letters.
   EXPECT_EQ(call("DELETE", "/api/work/" + job_id).status, 200);
   EXPECT_EQ(call("GET", "/api/work/" + job_id + "/deadletter").status, 404);
-  for (const std::string& prefix : {import::dead_letter_prefix(job_id),
-                                    import::lease_prefix(job_id),
-                                    import::checkpoint_prefix(job_id)}) {
+  for (const std::string& prefix :
+       {import::dead_letter_prefix(job_id), import::lease_prefix(job_id),
+        import::checkpoint_prefix(job_id)}) {
     int left = 0;
-    ASSERT_TRUE(store_->scan(prefix, [&](std::string_view, std::string_view) {
-                  ++left;
-                  return true;
-                }).ok());
+    ASSERT_TRUE(store_
+                    ->scan(prefix,
+                           [&](std::string_view, std::string_view) {
+                             ++left;
+                             return true;
+                           })
+                    .ok());
     EXPECT_EQ(left, 0) << "records left under a prefix of the deleted job";
   }
 }

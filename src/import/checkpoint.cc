@@ -31,8 +31,8 @@ std::string encode_checkpoint(const Checkpoint& checkpoint) {
 
 Result<Checkpoint> decode_checkpoint(std::string_view bytes) {
   auto corrupt = [&] {
-    return make_error(ErrorCode::kCorruption, "unreadable import checkpoint '" +
-                                                  std::string(bytes) + "'");
+    return make_error(ErrorCode::kCorruption,
+                      "unreadable import checkpoint '" + std::string(bytes) + "'");
   };
   Checkpoint checkpoint;
   if (bytes == "E") {

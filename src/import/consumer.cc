@@ -114,8 +114,9 @@ std::chrono::milliseconds Consumer::backoff(std::chrono::milliseconds base, int 
   for (int i = 1; i < failures && ceiling < options_.max_backoff.count(); ++i) ceiling *= 2;
   ceiling = std::min<std::int64_t>(ceiling, options_.max_backoff.count());
   std::int64_t half = ceiling / 2;
-  return std::chrono::milliseconds(half + static_cast<std::int64_t>(x % static_cast<std::uint64_t>(
-                                              std::max<std::int64_t>(1, ceiling - half + 1))));
+  return std::chrono::milliseconds(
+      half + static_cast<std::int64_t>(
+                 x % static_cast<std::uint64_t>(std::max<std::int64_t>(1, ceiling - half + 1))));
 }
 
 // The job's message for a failed call: permissions name the IAM action.
@@ -127,12 +128,11 @@ static std::string describe_failure(std::string_view operation, const Error& err
            "' (grant " + iam_action(operation) + " in the IAM policy): " + error.message;
   }
   if (error.code == ErrorCode::kUnauthenticated) {
-    return "Kinesis refused the credentials for " + std::string(operation) + " on stream '" +
-           name + "': " + error.message;
+    return "Kinesis refused the credentials for " + std::string(operation) + " on stream '" + name +
+           "': " + error.message;
   }
   if (error.code == ErrorCode::kNotFound) {
-    return "stream '" + name + "' was not found (" + std::string(operation) + "): " +
-           error.message;
+    return "stream '" + name + "' was not found (" + std::string(operation) + "): " + error.message;
   }
   return std::string(operation) + " on stream '" + name + "' keeps failing: " + error.message;
 }
@@ -383,8 +383,12 @@ void Consumer::run_worker(ShardWorker& worker) {
         request.starting_sequence_number = checkpoint->sequence_number;
       } else {
         switch (worker.lease.start.kind) {
-          case StartKind::kTrimHorizon: request.type = kinesis::ShardIteratorType::kTrimHorizon; break;
-          case StartKind::kLatest: request.type = kinesis::ShardIteratorType::kLatest; break;
+          case StartKind::kTrimHorizon:
+            request.type = kinesis::ShardIteratorType::kTrimHorizon;
+            break;
+          case StartKind::kLatest:
+            request.type = kinesis::ShardIteratorType::kLatest;
+            break;
           case StartKind::kAtTimestamp:
             request.type = kinesis::ShardIteratorType::kAtTimestamp;
             request.timestamp = worker.lease.start.timestamp;
@@ -518,11 +522,11 @@ bool Consumer::commit_page(ShardWorker& worker, std::shared_ptr<Page> page) {
         }
         // Not mappable: keep the (sub-)record's payload so a fixed mapping can replay it.
         const kinesis::Record& record = page->records[page->record_of_event[i]];
-        DeadLetter letter{shard_id,          event.position, outcome.reason, record.data,
-                          record.partition_key, record.approximate_arrival_timestamp, now};
-        if (auto subs = kinesis::deaggregate(record.data); subs.ok() && subs->has_value() &&
-                                                           event.position.sub_sequence <
-                                                               (*subs)->size()) {
+        DeadLetter letter{shard_id,    event.position,       outcome.reason,
+                          record.data, record.partition_key, record.approximate_arrival_timestamp,
+                          now};
+        if (auto subs = kinesis::deaggregate(record.data);
+            subs.ok() && subs->has_value() && event.position.sub_sequence < (*subs)->size()) {
           letter.data = (**subs)[event.position.sub_sequence].data;
           letter.partition_key = (**subs)[event.position.sub_sequence].partition_key;
         }
@@ -637,7 +641,8 @@ std::chrono::microseconds Consumer::page_latency_percentile(double q) const {
   if (samples.empty()) return std::chrono::microseconds(0);
   std::size_t at = std::min(samples.size() - 1,
                             static_cast<std::size_t>(q * static_cast<double>(samples.size())));
-  std::nth_element(samples.begin(), samples.begin() + static_cast<std::ptrdiff_t>(at), samples.end());
+  std::nth_element(samples.begin(), samples.begin() + static_cast<std::ptrdiff_t>(at),
+                   samples.end());
   return std::chrono::microseconds(samples[at]);
 }
 

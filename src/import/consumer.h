@@ -70,8 +70,8 @@ struct ImportCounters {
   std::uint64_t leases_taken = 0;
   std::uint64_t leases_lost = 0;
   std::uint64_t shards_finished = 0;
-  std::uint64_t shards_owned = 0;           // now
-  std::uint64_t millis_behind_latest = 0;   // now: the largest of the owned shards
+  std::uint64_t shards_owned = 0;          // now
+  std::uint64_t millis_behind_latest = 0;  // now: the largest of the owned shards
 };
 
 struct ShardStatus {

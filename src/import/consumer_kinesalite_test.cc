@@ -31,8 +31,8 @@ using namespace shoal::import::testing;
 using namespace std::chrono_literals;
 
 std::string event_json(const std::string& user, int n, TimestampMs ts = 1'700'000'000'000) {
-  return "{\"user_id\":\"" + user + "\",\"n\":" + std::to_string(n) + ",\"ts\":" +
-         std::to_string(ts) + "}";
+  return "{\"user_id\":\"" + user + "\",\"n\":" + std::to_string(n) +
+         ",\"ts\":" + std::to_string(ts) + "}";
 }
 
 class ImportKinesaliteTest : public ::testing::Test {
@@ -75,7 +75,8 @@ class ImportKinesaliteTest : public ::testing::Test {
   }
 
   // Puts `data` records with partition key = user; returns the number put.
-  void put(const std::string& stream, const std::vector<std::pair<std::string, std::string>>& records) {
+  void put(const std::string& stream,
+           const std::vector<std::pair<std::string, std::string>>& records) {
     for (std::size_t at = 0; at < records.size(); at += 500) {
       std::vector<kinesis::PutRecordsEntry> entries;
       for (std::size_t i = at; i < std::min(records.size(), at + 500); ++i) {
@@ -131,12 +132,12 @@ class ImportKinesaliteTest : public ::testing::Test {
       if (!leases_) leases_ = std::make_unique<RocksDbLeaseStore>(*bed_->store, o.job_id);
       leases = leases_.get();
     }
-    consumers_.push_back(std::make_unique<Consumer>(
-        std::move(o), client ? *client : k_->client, *leases, *bed_->store, *bed_->partition,
-        bed_->clock, [this](std::string message) {
-          std::lock_guard lock(fatal_mutex_);
-          fatal_ = message;
-        }));
+    consumers_.push_back(std::make_unique<Consumer>(std::move(o), client ? *client : k_->client,
+                                                    *leases, *bed_->store, *bed_->partition,
+                                                    bed_->clock, [this](std::string message) {
+                                                      std::lock_guard lock(fatal_mutex_);
+                                                      fatal_ = message;
+                                                    }));
     EXPECT_TRUE(consumers_.back()->start().ok());
     return *consumers_.back();
   }
@@ -345,9 +346,11 @@ TEST_F(ImportKinesaliteTest, GzipAndBadRecordsAreDeadLetteredAndReplayableAfterF
   };
   put(stream, records);
   Consumer& consumer = start_consumer(options(stream));
-  ASSERT_TRUE(wait_for([&] { return consumer.counters().events_applied == 3 &&
-                                    consumer.counters().dead_lettered == 3; },
-                       15s))
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return consumer.counters().events_applied == 3 && consumer.counters().dead_lettered == 3;
+      },
+      15s))
       << fatal();
   expect_exact({"gz1", "gz2", "ok"}, 1);
   auto letters = list_dead_letters(*bed_->store, "job-" + stream, "", 100);

@@ -86,9 +86,9 @@ TEST(ImportKinesisLocalTest, UpdateShardCountWhileImportingLosesNothingAndKeepsP
   put_round();
   put_round();
   ASSERT_TRUE(counts_reach(2)) << failure;
-  auto scaled = k.client.call("UpdateShardCount",
-                              "{\"StreamARN\":\"" + arn +
-                                  "\",\"TargetShardCount\":4,\"ScalingType\":\"UNIFORM_SCALING\"}");
+  auto scaled = k.client.call(
+      "UpdateShardCount",
+      "{\"StreamARN\":\"" + arn + "\",\"TargetShardCount\":4,\"ScalingType\":\"UNIFORM_SCALING\"}");
   ASSERT_TRUE(scaled.ok()) << scaled.error().to_string();
   put_round();
   put_round();

@@ -50,10 +50,9 @@ bool run_until_caught_up(EngineBed& bed, const std::string& endpoint, const std:
   RocksDbLeaseStore leases(*bed.store, kJob);
   auto worker_id = load_or_create_worker_id(*bed.store);
   EXPECT_TRUE(worker_id.ok());
-  Consumer consumer(crash_options(stream, *worker_id), k.client, leases, *bed.store,
-                    *bed.partition, bed.clock, [](std::string message) {
-                      ADD_FAILURE() << "import failed: " << message;
-                    });
+  Consumer consumer(crash_options(stream, *worker_id), k.client, leases, *bed.store, *bed.partition,
+                    bed.clock,
+                    [](std::string message) { ADD_FAILURE() << "import failed: " << message; });
   EXPECT_TRUE(consumer.start().ok());
   bool caught_up = wait_for(
       [&] {
@@ -112,8 +111,8 @@ TEST(ImportCrashChild, Run) {
   RocksDbLeaseStore leases(*bed.store, kJob);
   auto worker_id = load_or_create_worker_id(*bed.store);
   ASSERT_TRUE(worker_id.ok());
-  Consumer consumer(crash_options(stream, *worker_id), k.client, leases, *bed.store,
-                    *bed.partition, bed.clock, [](std::string) {});
+  Consumer consumer(crash_options(stream, *worker_id), k.client, leases, *bed.store, *bed.partition,
+                    bed.clock, [](std::string) {});
   ASSERT_TRUE(consumer.start().ok());
   std::this_thread::sleep_for(60s);  // the parent kills us long before
 }

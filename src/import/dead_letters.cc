@@ -10,7 +10,8 @@ namespace json = boost::json;
 namespace {
 
 void append_u32_be(std::string& out, std::uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((v >> shift) & 0xff));
 }
 
 }  // namespace
@@ -73,8 +74,7 @@ Result<DeadLetter> decode_dead_letter(std::string_view bytes) {
 
 Result<std::vector<DeadLetterEntry>> list_dead_letters(const storage::Store& store,
                                                        std::string_view job_id,
-                                                       std::string_view after,
-                                                       std::size_t limit) {
+                                                       std::string_view after, std::size_t limit) {
   std::vector<DeadLetterEntry> out;
   std::string prefix = dead_letter_prefix(job_id);
   std::string start = prefix;
@@ -86,28 +86,28 @@ Result<std::vector<DeadLetterEntry>> list_dead_letters(const storage::Store& sto
     return make_error(ErrorCode::kInvalidArgument, "the cursor does not belong to this job");
   }
   Status bad = ok_status();
-  SHOAL_RETURN_IF_ERROR(store.scan_from(prefix, start, [&](std::string_view key,
-                                                           std::string_view value) {
-    if (out.size() >= limit) return false;
-    auto letter = decode_dead_letter(value);
-    if (!letter.ok()) {
-      bad = letter.error();
-      return false;
-    }
-    out.push_back(DeadLetterEntry{std::string(key), std::move(*letter)});
-    return true;
-  }));
+  SHOAL_RETURN_IF_ERROR(
+      store.scan_from(prefix, start, [&](std::string_view key, std::string_view value) {
+        if (out.size() >= limit) return false;
+        auto letter = decode_dead_letter(value);
+        if (!letter.ok()) {
+          bad = letter.error();
+          return false;
+        }
+        out.push_back(DeadLetterEntry{std::string(key), std::move(*letter)});
+        return true;
+      }));
   SHOAL_RETURN_IF_ERROR(bad);
   return out;
 }
 
 Status remove_dead_letters(storage::Store& store, std::string_view job_id) {
   storage::Batch batch;
-  SHOAL_RETURN_IF_ERROR(store.scan(dead_letter_prefix(job_id), [&](std::string_view key,
-                                                                   std::string_view) {
-    batch.erase(key);
-    return true;
-  }));
+  SHOAL_RETURN_IF_ERROR(
+      store.scan(dead_letter_prefix(job_id), [&](std::string_view key, std::string_view) {
+        batch.erase(key);
+        return true;
+      }));
   return store.write(batch);
 }
 

@@ -34,7 +34,7 @@ Result<std::vector<DeadLetterEntry>> list_dead_letters(const storage::Store& sto
 Status remove_dead_letters(storage::Store& store, std::string_view job_id);
 
 struct ReplayOutcome {
-  std::uint64_t replayed = 0;     // dead letters whose every item now applied (removed)
+  std::uint64_t replayed = 0;       // dead letters whose every item now applied (removed)
   std::uint64_t still_failing = 0;  // kept, with the new reason
   std::uint64_t events_applied = 0;
 };

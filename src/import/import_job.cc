@@ -6,18 +6,12 @@
 namespace shoal::import {
 
 std::map<std::string, std::uint64_t> counter_map(const ImportCounters& c) {
-  return {{"records_read", c.records_read},
-          {"bytes_read", c.bytes_read},
-          {"events_applied", c.events_applied},
-          {"dead_lettered", c.dead_lettered},
-          {"get_records_calls", c.get_records_calls},
-          {"throttles", c.throttles},
-          {"transient_errors", c.transient_errors},
-          {"iterator_resets", c.iterator_resets},
-          {"pages_committed", c.pages_committed},
-          {"fenced_checkpoints", c.fenced_checkpoints},
-          {"leases_taken", c.leases_taken},
-          {"leases_lost", c.leases_lost},
+  return {{"records_read", c.records_read},           {"bytes_read", c.bytes_read},
+          {"events_applied", c.events_applied},       {"dead_lettered", c.dead_lettered},
+          {"get_records_calls", c.get_records_calls}, {"throttles", c.throttles},
+          {"transient_errors", c.transient_errors},   {"iterator_resets", c.iterator_resets},
+          {"pages_committed", c.pages_committed},     {"fenced_checkpoints", c.fenced_checkpoints},
+          {"leases_taken", c.leases_taken},           {"leases_lost", c.leases_lost},
           {"shards_finished", c.shards_finished}};
 }
 
@@ -66,11 +60,11 @@ Status forget_import_job(storage::Store& store, std::string_view job_id) {
   SHOAL_RETURN_IF_ERROR(RocksDbLeaseStore(store, std::string(job_id)).remove_all());
   SHOAL_RETURN_IF_ERROR(remove_dead_letters(store, job_id));
   storage::Batch batch;
-  SHOAL_RETURN_IF_ERROR(store.scan(checkpoint_prefix(job_id), [&](std::string_view key,
-                                                                   std::string_view) {
-    batch.erase(key);
-    return true;
-  }));
+  SHOAL_RETURN_IF_ERROR(
+      store.scan(checkpoint_prefix(job_id), [&](std::string_view key, std::string_view) {
+        batch.erase(key);
+        return true;
+      }));
   return store.write(batch);
 }
 

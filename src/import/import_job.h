@@ -22,7 +22,7 @@ namespace shoal::import {
 
 struct ImportJobConfig {
   std::string region = "us-east-1";
-  std::string endpoint;  // empty: AWS
+  std::string endpoint;      // empty: AWS
   ConsumerOptions consumer;  // worker_id is filled in by start()
   std::chrono::milliseconds request_timeout{30000};
 };

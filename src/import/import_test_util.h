@@ -85,8 +85,8 @@ class EngineBed {
     bool ok = on_engine<bool>(*partition, [](engine::Engine& e) {
       if (e.mapping_for("events") == nullptr && !e.set_mapping(kMapping).ok()) return false;
       if (!e.catalog().ordinals().empty()) return true;
-      auto batch = e.register_segments(
-          {"FILTER events >= 3 ALIAS three", "FILTER total > 100 ALIAS big"});
+      auto batch =
+          e.register_segments({"FILTER events >= 3 ALIAS three", "FILTER total > 100 ALIAS big"});
       for (const auto& o : batch.outcomes) {
         if (!o.result.ok()) return false;
       }

@@ -11,9 +11,12 @@ namespace json = boost::json;
 
 std::string_view start_kind_name(StartKind kind) {
   switch (kind) {
-    case StartKind::kTrimHorizon: return "TRIM_HORIZON";
-    case StartKind::kLatest: return "LATEST";
-    case StartKind::kAtTimestamp: return "AT_TIMESTAMP";
+    case StartKind::kTrimHorizon:
+      return "TRIM_HORIZON";
+    case StartKind::kLatest:
+      return "LATEST";
+    case StartKind::kAtTimestamp:
+      return "AT_TIMESTAMP";
   }
   return "TRIM_HORIZON";
 }
@@ -22,9 +25,9 @@ Result<StartKind> parse_start_kind(std::string_view name) {
   if (name == "TRIM_HORIZON") return StartKind::kTrimHorizon;
   if (name == "LATEST") return StartKind::kLatest;
   if (name == "AT_TIMESTAMP") return StartKind::kAtTimestamp;
-  return make_error(ErrorCode::kInvalidArgument,
-                    "start position '" + std::string(name) +
-                        "' must be TRIM_HORIZON, LATEST or AT_TIMESTAMP");
+  return make_error(
+      ErrorCode::kInvalidArgument,
+      "start position '" + std::string(name) + "' must be TRIM_HORIZON, LATEST or AT_TIMESTAMP");
 }
 
 std::string encode_lease(const Lease& lease) {
@@ -111,16 +114,17 @@ Status RocksDbLeaseStore::load_locked() {
   if (loaded_) return ok_status();
   std::map<std::string, Lease, std::less<>> leases;
   Status bad = ok_status();
-  Status scanned = store_.scan(lease_prefix(job_id_), [&](std::string_view, std::string_view value) {
-    auto lease = decode_lease(value);
-    if (!lease.ok()) {
-      bad = lease.error();
-      return false;
-    }
-    std::string id = lease->shard_id;
-    leases.emplace(std::move(id), std::move(*lease));
-    return true;
-  });
+  Status scanned =
+      store_.scan(lease_prefix(job_id_), [&](std::string_view, std::string_view value) {
+        auto lease = decode_lease(value);
+        if (!lease.ok()) {
+          bad = lease.error();
+          return false;
+        }
+        std::string id = lease->shard_id;
+        leases.emplace(std::move(id), std::move(*lease));
+        return true;
+      });
   SHOAL_RETURN_IF_ERROR(scanned);
   SHOAL_RETURN_IF_ERROR(bad);
   leases_ = std::move(leases);
@@ -160,16 +164,16 @@ Status RocksDbLeaseStore::update(const Lease& lease, std::uint64_t expected_coun
     return make_error(ErrorCode::kNotFound, "no lease for shard " + lease.shard_id);
   }
   if (it->second.counter != expected_counter) {
-    return make_error(ErrorCode::kFailedPrecondition, "lease of shard " + lease.shard_id +
-                                               " changed (counter " +
-                                               std::to_string(it->second.counter) + ", expected " +
-                                               std::to_string(expected_counter) + ")");
+    return make_error(ErrorCode::kFailedPrecondition,
+                      "lease of shard " + lease.shard_id + " changed (counter " +
+                          std::to_string(it->second.counter) + ", expected " +
+                          std::to_string(expected_counter) + ")");
   }
   if (it->second.owner != lease.owner) {
     auto pinned = checkpoints_in_flight_.find(lease.shard_id);
     if (pinned != checkpoints_in_flight_.end() && pinned->second > 0) {
-      return make_error(ErrorCode::kUnavailable,
-                        "lease of shard " + lease.shard_id + " is busy (a checkpoint is in flight)");
+      return make_error(ErrorCode::kUnavailable, "lease of shard " + lease.shard_id +
+                                                     " is busy (a checkpoint is in flight)");
     }
   }
   SHOAL_RETURN_IF_ERROR(write_locked(lease));
@@ -183,9 +187,9 @@ Status RocksDbLeaseStore::begin_checkpoint(std::string_view shard_id, std::strin
   SHOAL_RETURN_IF_ERROR(load_locked());
   auto it = leases_.find(shard_id);
   if (it == leases_.end() || it->second.owner != owner || it->second.counter != counter) {
-    return make_error(ErrorCode::kFailedPrecondition,
-                      "worker " + std::string(owner) + " no longer holds the lease of shard " +
-                          std::string(shard_id) + " (fenced off)");
+    return make_error(ErrorCode::kFailedPrecondition, "worker " + std::string(owner) +
+                                                          " no longer holds the lease of shard " +
+                                                          std::string(shard_id) + " (fenced off)");
   }
   ++checkpoints_in_flight_[std::string(shard_id)];
   return ok_status();
@@ -200,10 +204,11 @@ void RocksDbLeaseStore::end_checkpoint(std::string_view shard_id) {
 Status RocksDbLeaseStore::remove_all() {
   std::lock_guard lock(mutex_);
   storage::Batch batch;
-  SHOAL_RETURN_IF_ERROR(store_.scan(lease_prefix(job_id_), [&](std::string_view k, std::string_view) {
-    batch.erase(k);
-    return true;
-  }));
+  SHOAL_RETURN_IF_ERROR(
+      store_.scan(lease_prefix(job_id_), [&](std::string_view k, std::string_view) {
+        batch.erase(k);
+        return true;
+      }));
   SHOAL_RETURN_IF_ERROR(store_.write(batch));
   leases_.clear();
   return ok_status();

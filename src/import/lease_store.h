@@ -53,9 +53,10 @@ class LeaseStore {
   virtual Result<std::vector<Lease>> list() = 0;
   // Creates `lease` unless its shard has one; true when created.
   virtual Result<bool> create(const Lease& lease) = 0;
-  // Writes `lease` if the stored counter is `expected_counter` (a conditional put): kFailedPrecondition
-  // when it is not (another worker changed it: this one lost it), kNotFound when absent, and
-  // kUnavailable ("busy") when the owner would change while the owner's checkpoint is in flight.
+  // Writes `lease` if the stored counter is `expected_counter` (a conditional put):
+  // kFailedPrecondition when it is not (another worker changed it: this one lost it), kNotFound
+  // when absent, and kUnavailable ("busy") when the owner would change while the owner's checkpoint
+  // is in flight.
   virtual Status update(const Lease& lease, std::uint64_t expected_counter) = 0;
 
   // The fence around a checkpoint: succeeds when `owner` holds the lease with `counter`, and

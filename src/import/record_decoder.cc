@@ -34,9 +34,8 @@ Status gunzip(std::string_view data, std::size_t max_bytes, std::string& out) {
     rc = inflate(&zs, Z_NO_FLUSH);
     if (rc != Z_OK && rc != Z_STREAM_END) {
       inflateEnd(&zs);
-      return make_error(ErrorCode::kInvalidArgument,
-                        std::string("corrupt gzip payload (") + (zs.msg ? zs.msg : "truncated") +
-                            ")");
+      return make_error(ErrorCode::kInvalidArgument, std::string("corrupt gzip payload (") +
+                                                         (zs.msg ? zs.msg : "truncated") + ")");
     }
     out.append(buffer, sizeof buffer - zs.avail_out);
     if (out.size() > max_bytes) {
@@ -167,10 +166,13 @@ void RecordDecoder::decode(std::string_view shard_id, const kinesis::Record& rec
                            std::vector<DeadLetter>& dead) {
   auto subs = kinesis::deaggregate(record.data);
   if (!subs.ok()) {
-    dead.push_back(DeadLetter{std::string(shard_id), {record.sequence_number, 0, 0},
+    dead.push_back(DeadLetter{std::string(shard_id),
+                              {record.sequence_number, 0, 0},
                               "unreadable KPL aggregated record: " + subs.error().message,
-                              record.data, record.partition_key,
-                              record.approximate_arrival_timestamp, 0});
+                              record.data,
+                              record.partition_key,
+                              record.approximate_arrival_timestamp,
+                              0});
     return;
   }
   if (!subs->has_value()) {

@@ -24,7 +24,7 @@
 namespace shoal::import {
 
 struct DecodeOptions {
-  std::string timestamp_field;  // empty: ApproximateArrivalTimestamp
+  std::string timestamp_field;               // empty: ApproximateArrivalTimestamp
   std::size_t max_record_bytes = 10u << 20;  // of one record's payload after inflating
 };
 
@@ -78,8 +78,8 @@ class RecordDecoder {
   const DecodeOptions& options() const { return options_; }
 
  private:
-  void decode_payload(std::string_view shard_id, const kinesis::Record& record,
-                      std::uint32_t sub, std::string_view partition_key, std::string_view payload,
+  void decode_payload(std::string_view shard_id, const kinesis::Record& record, std::uint32_t sub,
+                      std::string_view partition_key, std::string_view payload,
                       std::vector<DecodedEvent>& events, std::vector<DeadLetter>& dead);
 
   DecodeOptions options_;
