@@ -89,7 +89,7 @@ void Consumer::stop_threads(bool release) {
   if (coordinator_.joinable()) coordinator_.join();
   for (auto& [id, worker] : workers_) worker->stop = true;
   wait_cv_.notify_all();
-  reap(release);
+  reap(release, true);
 }
 
 bool Consumer::wait_until(ShardWorker* worker, Steady::time_point deadline) {
@@ -174,7 +174,7 @@ void Consumer::run_coordinator() {
         renew();
         next_renew_ms_ = now + std::max<std::int64_t>(1, options_.failover_time.count() / 3);
       }
-      reap(true);
+      reap(true, false);
       take();
     }
     if (!wait_until(nullptr, Steady::now() + options_.tick)) return;
@@ -231,10 +231,12 @@ void Consumer::renew() {
   }
 }
 
-void Consumer::reap(bool release) {
+void Consumer::reap(bool release, bool all) {
   for (auto it = workers_.begin(); it != workers_.end();) {
     ShardWorker& worker = *it->second;
-    if (!worker.exited && !worker.stop) {
+    // Rationale: the coordinator joins only exited workers, so that a worker finishing a slow
+    // call after losing its lease does not hold up the renewal of the others.
+    if (!worker.exited && !(all && worker.stop)) {
       ++it;
       continue;
     }

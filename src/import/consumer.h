@@ -122,7 +122,8 @@ class Consumer {
   Status discover(bool first);
   void renew();
   void take();
-  void reap(bool release);
+  // Joins the workers that exited (`all`: every stopped one) and releases or finishes leases.
+  void reap(bool release, bool all);
   void stop_threads(bool release);
   void run_worker(ShardWorker& worker);
   // Submits `page` and waits for its commit. Returns false when the worker must stop (lease
