@@ -68,6 +68,7 @@ class ImportRunner final : public JobRunner {
     job_->stop();
   }
   std::map<std::string, std::uint64_t> counters() const override { return job_->counters(); }
+  std::map<std::string, std::uint64_t> gauges() const override { return job_->gauges(); }
 
  private:
   std::string job_id_;

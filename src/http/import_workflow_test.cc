@@ -316,6 +316,11 @@ TEST_F(ImportWorkflowTest, EventsInKinesaliteBecomeProfilesAndDeadLettersReplayO
   EXPECT_GE(with_position, 1) << shards.body;  // the shards that got records have a checkpoint
   Reply metrics = call("GET", "/metrics");
   EXPECT_NE(metrics.body.find("shoal_job_events_applied"), std::string::npos);
+  EXPECT_NE(metrics.body.find("# TYPE shoal_job_millis_behind_latest gauge"), std::string::npos)
+      << metrics.body;
+  Reply live = call("GET", "/api/work/" + job_id);
+  json::value live_job = live.data();  // kept: at() returns references into it
+  EXPECT_GE(live_job.at("gauges").at("shards_owned").to_number<std::uint64_t>(), 1u) << live.body;
   // Deleting the job removes its leases, checkpoints and dead letters.
   EXPECT_EQ(call("DELETE", "/api/work/" + job_id).status, 200);
   EXPECT_EQ(call("GET", "/api/work/" + job_id + "/deadletter").status, 404);

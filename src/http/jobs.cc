@@ -162,6 +162,7 @@ Job Jobs::with_live_counters(const Job& job) const {
   if (running == runners_.end()) return job;
   Job out = job;
   for (const auto& [name, value] : running->second.runner->counters()) out.counters[name] += value;
+  out.gauges = running->second.runner->gauges();
   return out;
 }
 

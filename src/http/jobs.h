@@ -31,6 +31,9 @@ struct Job {
   JobState state = JobState::kRunning;
   std::string error;  // when state is kError
   std::map<std::string, std::uint64_t> counters;
+  // Current values a running job reports (MillisBehindLatest, shards owned): live only, never
+  // stored or added up.
+  std::map<std::string, std::uint64_t> gauges;
   TimestampMs created_ms = 0;
   TimestampMs updated_ms = 0;
 };
@@ -42,6 +45,8 @@ class JobRunner {
   virtual ~JobRunner() = default;
   // Counters since this runner started (any thread); Jobs adds them to the job's stored ones.
   virtual std::map<std::string, std::uint64_t> counters() const = 0;
+  // Current values (not totals): shown while the runner runs, never added to the stored job.
+  virtual std::map<std::string, std::uint64_t> gauges() const { return {}; }
 };
 
 // How a runner reports the end of its work, from any of its threads. After calling either it

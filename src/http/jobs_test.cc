@@ -38,6 +38,7 @@ class TickingRunner final : public JobRunner {
   std::map<std::string, std::uint64_t> counters() const override {
     return {{"ticks", ticks_.load()}};
   }
+  std::map<std::string, std::uint64_t> gauges() const override { return {{"lag_ms", 7}}; }
 
  private:
   JobEvents events_;
@@ -116,9 +117,12 @@ TEST_F(JobsTest, ARunnerRunsWhileTheJobRunsAndItsCountersAddUpAcrossRestarts) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   EXPECT_EQ(jobs_->get(job.id)->counters["ticks"], 3u);
+  EXPECT_EQ(jobs_->get(job.id)->gauges["lag_ms"], 7u);
   ASSERT_TRUE(jobs_->pause(job.id, clock_.now_ms()).ok());
   EXPECT_EQ(live_.load(), 0);
   EXPECT_EQ(jobs_->get(job.id)->counters["ticks"], 3u);  // kept after the runner went
+  EXPECT_TRUE(jobs_->get(job.id)->gauges.empty());        // a gauge is live only, never summed
+  EXPECT_EQ(jobs_->get(job.id)->counters.count("lag_ms"), 0u);
   ASSERT_TRUE(jobs_->resume(job.id, clock_.now_ms()).ok());
   EXPECT_EQ(live_.load(), 1);
   jobs_->stop_all();

@@ -152,6 +152,7 @@ std::string metric_name(std::string_view counter) {
 void render_job_metrics(const std::vector<Job>& jobs, std::string& out) {
   out += "# HELP shoal_job_up 1 for a job in the labelled state.\n# TYPE shoal_job_up gauge\n";
   std::map<std::string, std::vector<std::pair<const Job*, std::uint64_t>>> series;
+  std::map<std::string, std::vector<std::pair<const Job*, std::uint64_t>>> gauges;
   for (const Job& job : jobs) {
     out += "shoal_job_up{";
     job_labels(job, out);
@@ -160,6 +161,17 @@ void render_job_metrics(const std::vector<Job>& jobs, std::string& out) {
     out += "\"} 1\n";
     for (const auto& [counter, value] : job.counters) {
       series[metric_name(counter)].emplace_back(&job, value);
+    }
+    for (const auto& [gauge, value] : job.gauges) {
+      gauges[metric_name(gauge)].emplace_back(&job, value);
+    }
+  }
+  for (const auto& [name, values] : gauges) {
+    out += "# TYPE " + name + " gauge\n";
+    for (const auto& [job, value] : values) {
+      out += name + "{";
+      job_labels(*job, out);
+      out += "} " + std::to_string(value) + "\n";
     }
   }
   for (const auto& [name, values] : series) {

@@ -35,7 +35,8 @@ class HttpMetrics {
 // The engine's series from a partition's published stats.
 void render_engine_metrics(const engine::PartitionStats& stats, std::string& out);
 // Per job: `shoal_job_up{job,workflow,name,state}` and one series per counter the job reports,
-// `shoal_job_<counter>{job,workflow,name}` (names made Prometheus-safe).
+// `shoal_job_<counter>{job,workflow,name}` and one gauge per current value a running job
+// reports (names made Prometheus-safe).
 void render_job_metrics(const std::vector<Job>& jobs, std::string& out);
 
 }  // namespace shoal::http

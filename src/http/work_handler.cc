@@ -16,6 +16,8 @@ json::object job_object(const Job& job) {
   for (const std::string& a : job.auth_ids) auth_ids.push_back(json::value(a));
   json::object counters;
   for (const auto& [k, v] : job.counters) counters[k] = v;
+  json::object gauges;
+  for (const auto& [k, v] : job.gauges) gauges[k] = v;
   json::object o{{"id", job.id},
                  {"workflow", job.workflow},
                  {"name", job.name},
@@ -23,6 +25,7 @@ json::object job_object(const Job& job) {
                  {"auth_ids", std::move(auth_ids)},
                  {"state", job_state_name(job.state)},
                  {"counters", std::move(counters)},
+                 {"gauges", std::move(gauges)},
                  {"created", format_iso8601_ms(job.created_ms)},
                  {"updated", format_iso8601_ms(job.updated_ms)}};
   if (job.state == JobState::kError) o["error"] = job.error;

@@ -51,6 +51,12 @@ std::map<std::string, std::uint64_t> ImportJob::counters() const {
   return counter_map(consumer_->counters());
 }
 
+std::map<std::string, std::uint64_t> ImportJob::gauges() const {
+  if (!consumer_) return {};
+  ImportCounters c = consumer_->counters();
+  return {{"shards_owned", c.shards_owned}, {"millis_behind_latest", c.millis_behind_latest}};
+}
+
 std::vector<ShardStatus> ImportJob::shards() const {
   if (!consumer_) return {};
   return consumer_->shards();

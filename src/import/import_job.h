@@ -40,6 +40,8 @@ class ImportJob {
   void stop();
   // For /api/work and /metrics (shoal_job_<name>).
   std::map<std::string, std::uint64_t> counters() const;
+  // Current values: shards_owned, millis_behind_latest (the largest of the owned shards).
+  std::map<std::string, std::uint64_t> gauges() const;
   std::vector<ShardStatus> shards() const;
 
  private:
