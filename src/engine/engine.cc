@@ -13,6 +13,8 @@ namespace {
 
 constexpr std::string_view kMetaCounters = "counters";
 constexpr std::string_view kMetaSegmentSizes = "segment_sizes";
+// A reused commit batch bigger than this is dropped after its write, not kept for the next.
+constexpr std::size_t kMaxKeptBatchBytes = 64u << 20;
 
 std::string identity_cache_key(std::string_view field, std::string_view value) {
   std::string key(field);
@@ -925,7 +927,8 @@ const model::Profile* Engine::cached_profile(model::ProfileId id) const {
 
 Status Engine::commit(std::vector<Trigger>& released,
                       const std::vector<std::pair<std::string, std::string>>& positions) {
-  storage::Batch batch;
+  storage::Batch& batch = commit_batch_;
+  batch.clear();
   std::string buffer;
   for (std::uint64_t id : dirty_profiles_) {
     auto it = profiles_.find(id);
@@ -1000,6 +1003,7 @@ Status Engine::commit(std::vector<Trigger>& released,
   ++counters_.commits;
   counters_.store_writes += batch.count();
   counters_.store_bytes += batch.bytes();
+  if (batch.bytes() > kMaxKeptBatchBytes) batch = storage::Batch();  // give back a rare giant
 
   for (std::uint64_t id : dirty_profiles_) {
     auto it = profiles_.find(id);
