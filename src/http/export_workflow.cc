@@ -69,7 +69,10 @@ class ExportJobRunner final : public JobRunner {
     if (watcher_.joinable()) watcher_.join();
     (void)exporter_.set_paused(id_, true);
   }
-  std::map<std::string, std::uint64_t> counters() const override {
+  // The subscription's own delivery statistics are totals it keeps itself: they are published
+  // as gauges, since Jobs would add counters to the job's stored totals at every pause.
+  std::map<std::string, std::uint64_t> counters() const override { return {}; }
+  std::map<std::string, std::uint64_t> gauges() const override {
     auto status = exporter_.get(id_);
     if (!status) return {};
     return {{"sent", status->delivery.sent},
