@@ -223,9 +223,10 @@ TEST_F(ImportWorkflowTest, EventsInKinesaliteBecomeProfilesAndDeadLettersReplayO
       R"({"email":"x@example.com","plan":"pro"})",
       "not json at all",
   };
+  std::vector<std::string> keys;  // PutRecordsEntry holds views: the keys must outlive the call
+  for (std::size_t i = 0; i < data.size(); ++i) keys.push_back("pk" + std::to_string(i));
   std::vector<kinesis::PutRecordsEntry> entries;
-  for (std::size_t i = 0; i < data.size(); ++i)
-    entries.push_back({data[i], "pk" + std::to_string(i), {}});
+  for (std::size_t i = 0; i < data.size(); ++i) entries.push_back({data[i], keys[i], {}});
   ASSERT_TRUE(kinesis.client.put_records(kinesis::StreamRef::by_name(stream), entries).ok());
 
   ASSERT_EQ(
