@@ -1,4 +1,5 @@
 #include "bench/collect_bench.h"
+#include "bench/bench_support.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -66,21 +67,6 @@ struct Options {
   int sample_ms = 100;
 };
 
-double seconds_of(const timeval& tv) {
-  return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
-}
-
-double process_cpu_seconds(int who) {
-  rusage usage{};
-  getrusage(who, &usage);
-  return seconds_of(usage.ru_utime) + seconds_of(usage.ru_stime);
-}
-
-long max_rss_kb(int who) {
-  rusage usage{};
-  getrusage(who, &usage);
-  return usage.ru_maxrss;
-}
 
 // utime + stime of /proc/<path>/stat in seconds; < 0 when unreadable (the task is gone).
 double proc_cpu_seconds(const std::string& stat_path) {
@@ -527,7 +513,7 @@ int run_collect_bench(int argc, char** argv) {
                     events_in ? static_cast<double>(writes) / static_cast<double>(events_in) : 0.0,
                     events_in ? static_cast<double>(bytes) / static_cast<double>(events_in) : 0.0);
         std::printf("peak RSS          server %.1f MiB, wrk %.1f MiB\n",
-                    max_rss_kb(RUSAGE_SELF) / 1024.0, max_rss_kb(RUSAGE_CHILDREN) / 1024.0);
+                    peak_rss_kb(RUSAGE_SELF) / 1024.0, peak_rss_kb(RUSAGE_CHILDREN) / 1024.0);
         std::printf("profiles          %llu; %llu events in, %.0f acknowledged\n",
                     static_cast<unsigned long long>(after.profiles),
                     static_cast<unsigned long long>(events_in), acknowledged);

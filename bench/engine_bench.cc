@@ -1,4 +1,5 @@
 #include "bench/engine_bench.h"
+#include "bench/bench_support.h"
 
 #include <sys/resource.h>
 
@@ -96,18 +97,6 @@ class Zipf {
  private:
   std::vector<double> cdf_;
 };
-
-long peak_rss_kb() {
-  struct rusage usage;
-  getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_maxrss;
-}
-
-double thread_cpu_seconds() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + ts.tv_nsec / 1e9;
-}
 
 std::uint64_t dir_bytes(const fs::path& dir) {
   std::uint64_t total = 0;

@@ -1,4 +1,5 @@
 #include "bench/export_bench.h"
+#include "bench/bench_support.h"
 
 #include <CLI/CLI.hpp>
 #include <pthread.h>
@@ -77,22 +78,6 @@ std::int64_t steady_ns() {
       .count();
 }
 
-double cpu_of(clockid_t id) {
-  timespec ts{};
-  if (clock_gettime(id, &ts) != 0) return 0;
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
-
-double thread_cpu_seconds() { return cpu_of(CLOCK_THREAD_CPUTIME_ID); }
-
-double process_cpu_seconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  auto seconds = [](const timeval& tv) {
-    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
-  };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
-}
 
 double median(std::vector<double> v) {
   if (v.empty()) return 0;
@@ -485,7 +470,7 @@ std::optional<NullRun> run_null(const Options& o, int index) {
   }
   const std::uint64_t triggers_before = rig.probe.triggers.load();
   const std::int64_t observer_before = rig.probe.observer_cpu_ns.load();
-  const double engine_before = cpu_of(rig.probe.engine_clock);
+  const double engine_before = cpu_seconds_of(rig.probe.engine_clock);
   const double process_before = process_cpu_seconds();
   const Steady::time_point start = Steady::now();
   const Steady::time_point deadline =
@@ -497,12 +482,12 @@ std::optional<NullRun> run_null(const Options& o, int index) {
   const double elapsed = std::chrono::duration<double>(Steady::now() - start).count();
   NullRun r;
   const double millions = static_cast<double>(triggers) / 1e6;
-  const double deliverer = rig.probe.have_deliverer_clock ? cpu_of(rig.probe.deliverer_clock) : 0;
+  const double deliverer = rig.probe.have_deliverer_clock ? cpu_seconds_of(rig.probe.deliverer_clock) : 0;
   r.triggers_per_second = static_cast<double>(triggers) / elapsed;
   r.deliverer_cpu_per_million = deliverer / millions;
   r.observer_cpu_per_million =
       static_cast<double>(rig.probe.observer_cpu_ns.load() - observer_before) / 1e9 / millions;
-  r.engine_cpu_per_million = (cpu_of(rig.probe.engine_clock) - engine_before) / millions;
+  r.engine_cpu_per_million = (cpu_seconds_of(rig.probe.engine_clock) - engine_before) / millions;
   r.process_cpu_per_million = (process_cpu_seconds() - process_before) / millions;
   r.mean_message_bytes = static_cast<double>(rig.probe.accepted_bytes.load()) /
                          static_cast<double>(std::max<std::uint64_t>(1, rig.probe.accepted));

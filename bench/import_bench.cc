@@ -1,4 +1,5 @@
 #include "bench/import_bench.h"
+#include "bench/bench_support.h"
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -44,22 +45,6 @@ struct Options {
   bool kinesalite = false;
 };
 
-class BenchCredentials final : public aws::CredentialsProvider {
- public:
-  Result<aws::Credentials> get(TimestampMs) override {
-    return aws::Credentials{"AKIDBENCHMARK", "benchmark-secret-key", "", std::nullopt};
-  }
-  std::string describe() const override { return "benchmark credentials"; }
-};
-
-double process_cpu_seconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  auto seconds = [](const timeval& tv) {
-    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
-  };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
-}
 
 // Event `i` of the workload (about 110 bytes of JSON) and its partition key (the user).
 std::string event_json(long long i, int users, std::string& user) {

@@ -1,4 +1,5 @@
 #include "bench/kinesis_put_bench.h"
+#include "bench/bench_support.h"
 
 #include <sys/resource.h>
 #include <time.h>
@@ -33,28 +34,6 @@ struct Options {
   bool sink_only = false;
 };
 
-class StaticCredentials final : public aws::CredentialsProvider {
- public:
-  Result<aws::Credentials> get(TimestampMs) override {
-    return aws::Credentials{"AKIDBENCHMARK", "benchmark-secret-key", "", std::nullopt};
-  }
-  std::string describe() const override { return "benchmark credentials"; }
-};
-
-double thread_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
-
-double process_cpu_seconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  auto seconds = [](const timeval& tv) {
-    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
-  };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
-}
 
 void print_usage() {
   std::printf(
@@ -153,7 +132,7 @@ int run_kinesis_put_bench(int argc, char** argv) {
   aws::HttpClientOptions http_options;
   http_options.verify_tls = true;
   aws::HttpClient http(http_options);
-  StaticCredentials credentials;
+  BenchCredentials credentials;
   WallClock clock;
   kinesis::KinesisClient client({"us-east-1", options.endpoint}, http, credentials, clock);
   const kinesis::StreamRef stream = kinesis::StreamRef::by_name("shoal-bench");
