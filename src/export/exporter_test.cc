@@ -455,11 +455,15 @@ TEST_F(ExporterTest, ACrashDuringDeliveryResendsOnlyWhatWasInFlightWithTheSameId
   auto created = exporter_->create_and_wait(s);
   ASSERT_TRUE(created.ok());
   for (int i = 0; i < 60; ++i) collect("{\"user_id\":\"c" + std::to_string(i) + "\",\"plan\":\"pro\"}");
-  for (int i = 0; i < 200 && in_flight.empty(); ++i) {
+  auto none_in_flight = [&] {
+    std::lock_guard lock(mutex);  // the deliverer's thread fills it
+    return in_flight.empty();
+  };
+  for (int i = 0; i < 200 && none_in_flight(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   stop(false);  // no clean stop: the store closes with the outbox as it is
-  ASSERT_FALSE(in_flight.empty());
+  ASSERT_FALSE(none_in_flight());
   open();
   auto records = read_stream(stream, 60 + in_flight.size(), std::chrono::seconds(30));
   std::map<std::string, int> seen;
