@@ -7,6 +7,7 @@
 
 #include "aws/crypto.h"
 #include "aws/sts.h"
+#include "http/json_records.h"
 #include "storage/codec.h"
 
 namespace shoal::http {
@@ -15,9 +16,7 @@ namespace {
 namespace json = boost::json;
 
 std::string record_key(std::string_view id) {
-  std::string key(1, static_cast<char>(storage::RecordType::kAuthorization));
-  key += id;
-  return key;
+  return json_record_key(storage::RecordType::kAuthorization, id);
 }
 
 std::string aad_for(std::string_view id) { return "shoal-auth:" + std::string(id); }
@@ -43,40 +42,21 @@ std::string hex_decode(std::string_view hex) {
 
 Status Authorizations::load() {
   std::vector<Entry> loaded;
-  bool corrupt = false;
-  SHOAL_RETURN_IF_ERROR(store_.scan(
-      std::string(1, static_cast<char>(storage::RecordType::kAuthorization)),
-      [&](std::string_view, std::string_view value) {
-        json::error_code ec;
-        json::value v = json::parse(value, ec);
-        if (ec || !v.is_object()) {
-          corrupt = true;
-          return false;
-        }
-        const json::object& o = v.as_object();
-        auto text = [&](std::string_view key) {
-          const json::value* f = o.if_contains(key);
-          return f && f->is_string() ? std::string(f->as_string()) : std::string();
-        };
-        auto number = [&](std::string_view key) -> TimestampMs {
-          const json::value* f = o.if_contains(key);
-          return f && f->is_int64() ? f->as_int64() : 0;
-        };
+  SHOAL_RETURN_IF_ERROR(scan_json_records(
+      store_, storage::RecordType::kAuthorization, "authorization", [&](const json::object& o) {
         Entry entry;
-        entry.auth.id = text("id");
-        entry.auth.provider = text("provider");
-        entry.auth.method = text("method");
-        entry.auth.label = text("label");
-        entry.auth.description = text("description");
-        entry.auth.role_arn = text("role_arn");
-        entry.auth.external_id = text("external_id");
-        entry.auth.created_ms = number("created");
-        entry.auth.updated_ms = number("updated");
-        entry.sealed = hex_decode(text("sealed"));
+        entry.auth.id = json_text(o, "id");
+        entry.auth.provider = json_text(o, "provider");
+        entry.auth.method = json_text(o, "method");
+        entry.auth.label = json_text(o, "label");
+        entry.auth.description = json_text(o, "description");
+        entry.auth.role_arn = json_text(o, "role_arn");
+        entry.auth.external_id = json_text(o, "external_id");
+        entry.auth.created_ms = json_int(o, "created");
+        entry.auth.updated_ms = json_int(o, "updated");
+        entry.sealed = hex_decode(json_text(o, "sealed"));
         loaded.push_back(std::move(entry));
-        return true;
       }));
-  if (corrupt) return make_error(ErrorCode::kCorruption, "a stored authorization is corrupt");
   std::lock_guard lock(mutex_);
   entries_ = std::move(loaded);
   return ok_status();

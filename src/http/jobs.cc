@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 
 #include "aws/crypto.h"
+#include "http/json_records.h"
 #include "storage/codec.h"
 
 namespace shoal::http {
@@ -13,11 +14,7 @@ namespace {
 
 namespace json = boost::json;
 
-std::string record_key(std::string_view id) {
-  std::string key(1, static_cast<char>(storage::RecordType::kJob));
-  key += id;
-  return key;
-}
+std::string record_key(std::string_view id) { return json_record_key(storage::RecordType::kJob, id); }
 
 std::optional<JobState> parse_state(std::string_view text) {
   for (JobState s : {JobState::kRunning, JobState::kPaused, JobState::kError, JobState::kCompleted}) {
@@ -70,27 +67,14 @@ Status Jobs::write(const Job& job) {
 
 Status Jobs::load() {
   std::vector<Job> loaded;
-  bool corrupt = false;
-  SHOAL_RETURN_IF_ERROR(store_.scan(
-      std::string(1, static_cast<char>(storage::RecordType::kJob)),
-      [&](std::string_view, std::string_view value) {
-        json::error_code ec;
-        json::value v = json::parse(value, ec);
-        if (ec || !v.is_object()) {
-          corrupt = true;
-          return false;
-        }
-        const json::object& o = v.as_object();
-        auto text = [&](std::string_view key) {
-          const json::value* f = o.if_contains(key);
-          return f && f->is_string() ? std::string(f->as_string()) : std::string();
-        };
+  SHOAL_RETURN_IF_ERROR(
+      scan_json_records(store_, storage::RecordType::kJob, "job", [&](const json::object& o) {
         Job job;
-        job.id = text("id");
-        job.workflow = text("workflow");
-        job.name = text("name");
-        job.error = text("error");
-        job.state = parse_state(text("state")).value_or(JobState::kError);
+        job.id = json_text(o, "id");
+        job.workflow = json_text(o, "workflow");
+        job.name = json_text(o, "name");
+        job.error = json_text(o, "error");
+        job.state = parse_state(json_text(o, "state")).value_or(JobState::kError);
         if (const json::value* c = o.if_contains("config")) job.config_json = json::serialize(*c);
         if (const json::value* a = o.if_contains("auth_ids"); a && a->is_array()) {
           for (const json::value& id : a->as_array()) {
@@ -105,16 +89,10 @@ Status Jobs::load() {
             }
           }
         }
-        if (const json::value* t = o.if_contains("created"); t && t->is_int64()) {
-          job.created_ms = t->as_int64();
-        }
-        if (const json::value* t = o.if_contains("updated"); t && t->is_int64()) {
-          job.updated_ms = t->as_int64();
-        }
+        job.created_ms = json_int(o, "created");
+        job.updated_ms = json_int(o, "updated");
         loaded.push_back(std::move(job));
-        return true;
       }));
-  if (corrupt) return make_error(ErrorCode::kCorruption, "a stored job is corrupt");
   std::lock_guard lock(mutex_);
   jobs_ = std::move(loaded);
   return ok_status();

@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <thread>
 
+#include "http/json_records.h"
+
 namespace shoal::http {
 namespace {
 
@@ -178,6 +180,22 @@ TEST_F(JobsTest, RemovingAnAuthorizationStopsTheJobsThatUseIt) {
   EXPECT_EQ(live_.load(), 1);
   EXPECT_EQ(jobs_->get(created->id)->state, JobState::kError);
   EXPECT_EQ(jobs_->get(other.id)->state, JobState::kRunning);
+}
+
+}  // namespace
+}  // namespace shoal::http
+
+namespace shoal::http {
+namespace {
+
+TEST_F(JobsTest, ACorruptStoredJobIsReportedAtLoad) {
+  storage::Batch batch;
+  batch.put(json_record_key(storage::RecordType::kJob, "broken"), "{not json");
+  ASSERT_TRUE(store_->write(batch).ok());
+  Status loaded = jobs_->load();
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.error().code, ErrorCode::kCorruption);
+  EXPECT_EQ(loaded.error().message, "a stored job is corrupt");
 }
 
 }  // namespace
