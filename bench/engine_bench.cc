@@ -30,6 +30,8 @@ struct Options {
   std::size_t segments = 100;
   double zipf = 1.1;
   int commit_ms = 20;
+  int checkpoint_ms = 5000;  // as the server's partition (PartitionOptions::checkpoint_interval)
+  bool command_log = true;   // false: every commit writes the state itself (the old way)
   std::uint64_t seed = 42;
   std::string data_dir;
   bool sync = false;
@@ -50,10 +52,15 @@ bool parse_options(int argc, char** argv, Options& o) {
     if (a == "--help" || a == "-h") {
       std::printf(
           "shoal bench engine [--profiles N] [--events N] [--segments N] [--zipf S] "
-          "[--commit-ms MS] [--seed N] [--data-dir DIR] [--sync] [--max-seconds S]\n");
+          "[--commit-ms MS] [--checkpoint-ms MS] [--no-command-log] [--seed N] [--data-dir DIR] "
+          "[--sync] [--max-seconds S]\n");
       return false;
     } else if (a == "--sync") {
       o.sync = true;
+    } else if (a == "--no-command-log") {
+      o.command_log = false;
+    } else if ((a == "--checkpoint-ms") && (v = next("--checkpoint-ms"))) {
+      o.checkpoint_ms = std::stoi(v);
     } else if ((a == "--profiles") && (v = next("--profiles"))) {
       o.profiles = std::stoull(v);
     } else if ((a == "--events") && (v = next("--events"))) {
@@ -122,7 +129,9 @@ int run_engine_bench(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", store.error().message.c_str());
     return 1;
   }
-  engine::Engine engine(**store, {});
+  engine::EngineOptions engine_options;
+  engine_options.command_log = o.command_log;
+  engine::Engine engine(**store, engine_options);
   if (auto s = engine.open(); !s.ok()) {
     std::fprintf(stderr, "%s\n", s.error().message.c_str());
     return 1;
@@ -160,11 +169,16 @@ int run_engine_bench(int argc, char** argv) {
   const auto t0 = Clock::now();
   const double cpu0 = thread_cpu_seconds();
   auto last_commit = t0;
+  auto last_checkpoint = t0;
   std::size_t applied = 0;
   std::size_t i = 0;
-  auto do_commit = [&](TimestampMs ts) -> bool {
+  // The last commit is a checkpoint, so both modes end with the whole state written.
+  auto do_commit = [&](TimestampMs ts, bool final_commit = false) -> bool {
     engine.advance_to(ts);  // closes the open millisecond
-    if (auto s = engine.commit(released); !s.ok()) {
+    const bool checkpoint =
+        final_commit || std::chrono::duration_cast<std::chrono::milliseconds>(
+                            Clock::now() - last_checkpoint).count() >= o.checkpoint_ms;
+    if (auto s = checkpoint ? engine.checkpoint(released) : engine.commit(released); !s.ok()) {
       std::fprintf(stderr, "commit: %s\n", s.error().message.c_str());
       return false;
     }
@@ -174,6 +188,7 @@ int run_engine_bench(int argc, char** argv) {
           std::chrono::duration_cast<std::chrono::microseconds>(done - batch_starts[k]).count()));
     }
     batch_starts.clear();
+    if (checkpoint) last_checkpoint = done;
     triggers += released.size();
     // Delivery is simulated as instant: the outbox record is removed right away.
     if (!released.empty()) {
@@ -229,7 +244,7 @@ int run_engine_bench(int argc, char** argv) {
     if (engine.apply_event("events", *data, ts).applied) ++applied;
   }
   TimestampMs end_ts = start_ts + static_cast<TimestampMs>(static_cast<double>(i) * ms_per_event) + 1;
-  if (!do_commit(end_ts)) return 1;
+  if (!do_commit(end_ts, /*final_commit=*/true)) return 1;
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   const double cpu = thread_cpu_seconds() - cpu0;
   std::sort(latencies_us.begin(), latencies_us.end());
@@ -248,6 +263,11 @@ int run_engine_bench(int argc, char** argv) {
               pct(0.50), pct(0.99));
   std::printf("commits           %llu (every <= %d ms)\n", static_cast<unsigned long long>(commits),
               o.commit_ms);
+  std::printf("durability        %s: %llu checkpoints, %llu log records (%.0f bytes per event)\n",
+              o.command_log ? "command log" : "state written every commit",
+              static_cast<unsigned long long>(engine.counters().checkpoints),
+              static_cast<unsigned long long>(engine.counters().log_records),
+              static_cast<double>(engine.counters().log_bytes) / static_cast<double>(i));
   std::printf("triggers          %llu\n", static_cast<unsigned long long>(triggers));
   std::printf("store writes      %.2f per event, %.0f bytes per event\n",
               static_cast<double>(engine.counters().store_writes) / static_cast<double>(i),

@@ -7,12 +7,14 @@
 
 #include "core/hash.h"
 #include "model/json.h"
+#include "storage/varint.h"
 
 namespace shoal::engine {
 namespace {
 
 constexpr std::string_view kMetaCounters = "counters";
 constexpr std::string_view kMetaSegmentSizes = "segment_sizes";
+constexpr std::string_view kMetaCheckpoint = "checkpoint";
 // A reused commit batch bigger than this is dropped after its write, not kept for the next.
 constexpr std::size_t kMaxKeptBatchBytes = 64u << 20;
 
@@ -69,63 +71,10 @@ std::string trigger_to_json(const Trigger& t) {
 
 namespace {
 
-void put_varint(std::string& out, std::uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
-void put_svarint(std::string& out, std::int64_t v) {
-  put_varint(out, (static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63));
-}
-
-void put_bytes(std::string& out, std::string_view s) {
-  put_varint(out, s.size());
-  out.append(s);
-}
-
-// Reads the pieces of an outbox record; every read checks the remaining length.
-class Reader {
- public:
-  explicit Reader(std::string_view in) : in_(in) {}
-  bool varint(std::uint64_t& v) {
-    v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (in_.empty()) return false;
-      auto byte = static_cast<std::uint8_t>(in_.front());
-      in_.remove_prefix(1);
-      v |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
-      if (!(byte & 0x80)) return true;
-    }
-    return false;
-  }
-  bool svarint(std::int64_t& v) {
-    std::uint64_t u = 0;
-    if (!varint(u)) return false;
-    v = static_cast<std::int64_t>(u >> 1) ^ -static_cast<std::int64_t>(u & 1);
-    return true;
-  }
-  bool bytes(std::string& s) {
-    std::uint64_t n = 0;
-    if (!varint(n) || n > in_.size()) return false;
-    s.assign(in_.substr(0, n));
-    in_.remove_prefix(n);
-    return true;
-  }
-  bool byte(std::uint8_t& b) {
-    if (in_.empty()) return false;
-    b = static_cast<std::uint8_t>(in_.front());
-    in_.remove_prefix(1);
-    return true;
-  }
-  bool done() const { return in_.empty(); }
-  std::size_t remaining() const { return in_.size(); }
-
- private:
-  std::string_view in_;
-};
+using storage::put_bytes;
+using storage::put_svarint;
+using storage::put_varint;
+using Reader = storage::ByteReader;
 
 constexpr std::uint8_t kTriggerBatchFormat = 1;
 
@@ -301,20 +250,28 @@ Status Engine::open() {
       }));
   SHOAL_RETURN_IF_ERROR(outbox_status);
   // Timers.
-  return store_.scan(storage::timer_prefix(options_.partition),
-                     [&](std::string_view key, std::string_view) {
-                       TimestampMs due = 0;
-                       model::ProfileId id;
-                       if (storage::parse_timer_key(key, due, id)) timers_.emplace(due, id.value);
-                       return true;
-                     });
+  SHOAL_RETURN_IF_ERROR(store_.scan(storage::timer_prefix(options_.partition),
+                                    [&](std::string_view key, std::string_view) {
+                                      TimestampMs due = 0;
+                                      model::ProfileId id;
+                                      if (storage::parse_timer_key(key, due, id)) {
+                                        timers_.emplace(due, id.value);
+                                      }
+                                      return true;
+                                    }));
+  // The rest of the checkpoint, then the log written after it.
+  SHOAL_ASSIGN_OR_RETURN(auto state, store_.get(storage::meta_key(kMetaCheckpoint)));
+  if (state) SHOAL_RETURN_IF_ERROR(restore_checkpoint_state(*state));
+  checkpoint_profile_id_ = next_profile_id_;
+  return replay_log();
 }
 
 Result<const mapping::Mapping*> Engine::set_mapping(std::string_view text) {
   SHOAL_ASSIGN_OR_RETURN(mapping::Mapping parsed, mapping::parse_mapping(text));
+  if (recording()) log_command('M', {text});
   auto owned = std::make_unique<mapping::Mapping>(std::move(parsed));
   const mapping::Mapping* raw = owned.get();
-  dirty_mappings_.emplace_back(owned->stream, owned->text);
+  dirty_mappings_[owned->stream] = owned->text;
   mappings_[owned->stream] = std::move(owned);
   return raw;
 }
@@ -331,12 +288,14 @@ std::vector<const mapping::Mapping*> Engine::mappings() const {
 }
 
 segment::BatchResult Engine::register_segments(const std::vector<std::string>& texts) {
+  if (recording()) log_register(texts);
+  CallScope scope(*this);
   segment::BatchResult result = catalog_.register_batch(texts);
   for (const segment::RegisterOutcome& outcome : result.outcomes) {
     if (!outcome.result.ok()) continue;
     model::SegmentOrdinal ordinal = outcome.result.value();
     if (const segment::Segment* seg = catalog_.get(ordinal)) {
-      dirty_segments_.emplace_back(ordinal, seg->text);
+      dirty_segments_[ordinal.value] = seg->text;
     }
   }
   if (result.changed.empty()) return result;
@@ -344,11 +303,6 @@ segment::BatchResult Engine::register_segments(const std::vector<std::string>& t
   build.segments = result.changed;
   build.end_id = next_profile_id_;
   build.progress.total = profile_count_;
-  // Profiles not yet in the store are not seen by the build's scan: evaluate them with the
-  // changes of this millisecond instead.
-  for (auto& [id, cached] : profiles_) {
-    if (!cached.in_store) mark_pending(cached.profile.id, {}, true);
-  }
   builds_.push_back(std::move(build));
   millisecond_open_ = true;
   return result;
@@ -356,6 +310,8 @@ segment::BatchResult Engine::register_segments(const std::vector<std::string>& t
 
 void Engine::advance_to(TimestampMs now) {
   if (now <= now_) return;
+  if (recording()) log_advance(now);
+  CallScope scope(*this);
   if (millisecond_open_) close_millisecond();
   fire_timers_before(now);
   now_ = now;
@@ -497,6 +453,7 @@ void Engine::merge_into(CachedProfile& survivor, CachedProfile& absorbed) {
 
 EventOutcome Engine::apply_event(std::string_view stream, const model::Value& data,
                                  TimestampMs event_ts) {
+  if (recording()) log_event(stream, data, event_ts);
   EventOutcome outcome;
   ++counters_.events_in;
   const mapping::Mapping* mapping = mapping_for(stream);
@@ -637,6 +594,7 @@ EventOutcome Engine::apply_event(std::string_view stream, const model::Value& da
 
 Status Engine::delete_field(std::string_view identity_field, std::string_view identity_value,
                             std::string_view field) {
+  if (recording()) log_command('F', {identity_field, identity_value, field});
   SHOAL_ASSIGN_OR_RETURN(auto id, lookup_identity(identity_field, identity_value));
   if (!id) {
     return make_error(ErrorCode::kNotFound, "no profile has " + std::string(identity_field) +
@@ -654,6 +612,7 @@ Status Engine::delete_field(std::string_view identity_field, std::string_view id
 }
 
 Status Engine::delete_profile(std::string_view identity_field, std::string_view identity_value) {
+  if (recording()) log_command('D', {identity_field, identity_value});
   SHOAL_ASSIGN_OR_RETURN(auto id, lookup_identity(identity_field, identity_value));
   if (!id) {
     return make_error(ErrorCode::kNotFound, "no profile has " + std::string(identity_field) +
@@ -802,6 +761,8 @@ Engine::CachedProfile* Engine::take_due_timer(TimestampMs due, std::uint64_t id)
 
 void Engine::close_millisecond() {
   if (!millisecond_open_) return;
+  if (recording()) log_command('C', {});
+  CallScope scope(*this);
   millisecond_open_ = false;
   TimestampMs at = now_;
   if (options_.synchronous_segment_builds) {
@@ -866,21 +827,49 @@ void Engine::fire_timers_before(TimestampMs limit) {
   }
 }
 
+Status Engine::profile_ids(std::uint64_t from, std::uint64_t end, std::size_t limit,
+                           std::vector<std::uint64_t>& ids, bool& more) {
+  more = false;
+  const std::string prefix = storage::profile_prefix(options_.partition);
+  SHOAL_RETURN_IF_ERROR(store_.scan_from(
+      prefix, storage::profile_key(options_.partition, model::ProfileId{from}),
+      [&](std::string_view key, std::string_view) {
+        std::uint64_t id = storage::read_u64_be(key.substr(prefix.size()));
+        if (id >= end) return false;
+        if (ids.size() >= limit) {
+          more = true;
+          return false;
+        }
+        ids.push_back(id);
+        return true;
+      }));
+  if (more) return ok_status();
+  // Profiles created since the last checkpoint are only in memory, with ids above every stored
+  // one.
+  for (std::uint64_t id = std::max(from, checkpoint_profile_id_); id < std::min(end, next_profile_id_);
+       ++id) {
+    auto it = profiles_.find(id);
+    if (it == profiles_.end() || it->second.in_store) continue;
+    if (ids.size() >= limit) {
+      more = true;
+      break;
+    }
+    ids.push_back(id);
+  }
+  return ok_status();
+}
+
 Result<std::size_t> Engine::build_step(std::size_t max_profiles) {
+  if (builds_.empty()) return std::size_t{0};
+  if (recording()) log_build_step(max_profiles);
+  CallScope scope(*this);
   std::size_t evaluated = 0;
   while (!builds_.empty() && evaluated < max_profiles) {
     SegmentBuild& build = builds_.front();
     std::vector<std::uint64_t> ids;
-    std::string start = storage::profile_key(options_.partition, model::ProfileId{build.next_id});
-    std::string prefix = storage::profile_prefix(options_.partition);
-    std::size_t want = max_profiles - evaluated;
-    SHOAL_RETURN_IF_ERROR(store_.scan_from(
-        prefix, start, [&](std::string_view key, std::string_view) {
-          std::uint64_t id = storage::read_u64_be(key.substr(prefix.size()));
-          if (id >= build.end_id) return false;
-          ids.push_back(id);
-          return ids.size() < want;
-        }));
+    bool more = false;
+    SHOAL_RETURN_IF_ERROR(
+        profile_ids(build.next_id, build.end_id, max_profiles - evaluated, ids, more));
     for (std::uint64_t id : ids) {
       build.next_id = id + 1;
       if (deleted_profiles_.count(id)) continue;
@@ -890,9 +879,7 @@ Result<std::size_t> Engine::build_step(std::size_t max_profiles) {
       ++build.progress.done;
       ++evaluated;
     }
-    if (ids.size() < want) {
-      builds_.erase(builds_.begin());  // reached the end of the profiles that existed
-    }
+    if (!more) builds_.erase(builds_.begin());  // reached the end of the profiles that existed
   }
   return evaluated;
 }
@@ -925,10 +912,30 @@ const model::Profile* Engine::cached_profile(model::ProfileId id) const {
   return it == profiles_.end() ? nullptr : &it->second.profile;
 }
 
+bool Engine::checkpoint_due() const {
+  std::size_t dirty_bound = options_.checkpoint_dirty_profiles
+                                ? options_.checkpoint_dirty_profiles
+                                : std::max<std::size_t>(options_.max_cached_profiles / 2, 1);
+  return log_bytes_ + commands_.size() >= options_.checkpoint_log_bytes ||
+         dirty_profiles_.size() >= dirty_bound;
+}
+
 Status Engine::commit(std::vector<Trigger>& released,
                       const std::vector<std::pair<std::string, std::string>>& positions) {
-  storage::Batch& batch = commit_batch_;
-  batch.clear();
+  return write_commit(released, positions, !options_.command_log || checkpoint_due());
+}
+
+Status Engine::checkpoint(std::vector<Trigger>& released,
+                          const std::vector<std::pair<std::string, std::string>>& positions) {
+  return write_commit(released, positions, true);
+}
+
+void Engine::write_state(storage::Batch& batch) {
+  // Deletes first: a key deleted and put again since the last checkpoint must end up put.
+  for (std::uint64_t id : deleted_profiles_) {
+    batch.erase(storage::profile_key(options_.partition, model::ProfileId{id}));
+  }
+  for (const std::string& key : deleted_timer_keys_) batch.erase(key);
   std::string buffer;
   for (std::uint64_t id : dirty_profiles_) {
     auto it = profiles_.find(id);
@@ -942,10 +949,6 @@ Status Engine::commit(std::vector<Trigger>& released,
       batch.put(storage::timer_key(options_.partition, key_due, cached.profile.id), "");
     }
   }
-  for (std::uint64_t id : deleted_profiles_) {
-    batch.erase(storage::profile_key(options_.partition, model::ProfileId{id}));
-  }
-  for (const std::string& key : deleted_timer_keys_) batch.erase(key);
   for (const auto& [key, id] : dirty_identities_) {
     size_t zero = key.find('\0');
     std::string store_key = storage::identity_key(options_.partition, key.substr(0, zero),
@@ -959,28 +962,20 @@ Status Engine::commit(std::vector<Trigger>& released,
     }
   }
   for (const auto& [ordinal, text] : dirty_segments_) {
-    batch.put(storage::segment_key(ordinal), text);
-  }
-  for (const auto& [stream, text] : dirty_mappings_) {
-    batch.put(storage::mapping_key(stream), text);
-  }
-  if (!unreleased_.empty()) {
-    buffer.clear();
-    encode_trigger_batch(unreleased_, 0, unreleased_.size(), buffer);
-    batch.put(storage::outbox_key(unreleased_.front().sequence), buffer);
-  }
-  for (const auto& [source, position] : positions) {
-    batch.put(storage::position_key(source), position);
-  }
-  for (const auto& [key, value] : staged_writes_) {
-    if (value) {
-      batch.put(key, *value);
+    std::string key = storage::segment_key(model::SegmentOrdinal{ordinal});
+    if (text) {
+      batch.put(key, *text);
     } else {
       batch.erase(key);
     }
   }
-  if (options_.commit_observer && !unreleased_.empty()) {
-    SHOAL_RETURN_IF_ERROR(options_.commit_observer(*this, unreleased_, batch));
+  for (const auto& [stream, text] : dirty_mappings_) {
+    std::string key = storage::mapping_key(stream);
+    if (text) {
+      batch.put(key, *text);
+    } else {
+      batch.erase(key);
+    }
   }
   std::string counters;
   put_u64(counters, next_profile_id_);
@@ -999,26 +994,75 @@ Status Engine::commit(std::vector<Trigger>& released,
     }
     batch.put(storage::meta_key(kMetaSegmentSizes), encoded);
   }
+  // The log this checkpoint covers goes with it; the next record starts the new tail.
+  for (std::uint64_t seq = first_log_seq_; seq < next_log_seq_; ++seq) {
+    batch.erase(storage::command_log_key(seq));
+  }
+  batch.put(storage::meta_key(kMetaCheckpoint), encode_checkpoint_state());
+}
+
+Status Engine::write_commit(std::vector<Trigger>& released,
+                            const std::vector<std::pair<std::string, std::string>>& positions,
+                            bool as_checkpoint) {
+  storage::Batch& batch = commit_batch_;
+  batch.clear();
+  const bool log_record = !as_checkpoint && !commands_.empty();
+  if (as_checkpoint) {
+    write_state(batch);
+  } else if (log_record) {
+    batch.put(storage::command_log_key(next_log_seq_), commands_);
+  }
+  if (!unreleased_.empty()) {
+    std::string buffer;
+    encode_trigger_batch(unreleased_, 0, unreleased_.size(), buffer);
+    batch.put(storage::outbox_key(unreleased_.front().sequence), buffer);
+  }
+  for (const auto& [source, position] : positions) {
+    batch.put(storage::position_key(source), position);
+  }
+  for (const auto& [key, value] : staged_writes_) {
+    if (value) {
+      batch.put(key, *value);
+    } else {
+      batch.erase(key);
+    }
+  }
+  if (options_.commit_observer && !unreleased_.empty()) {
+    SHOAL_RETURN_IF_ERROR(options_.commit_observer(*this, unreleased_, batch));
+  }
+  if (batch.count() == 0) return ok_status();  // nothing happened since the last commit
   SHOAL_RETURN_IF_ERROR(store_.write(batch));
   ++counters_.commits;
   counters_.store_writes += batch.count();
   counters_.store_bytes += batch.bytes();
   if (batch.bytes() > kMaxKeptBatchBytes) batch = storage::Batch();  // give back a rare giant
 
-  for (std::uint64_t id : dirty_profiles_) {
-    auto it = profiles_.find(id);
-    if (it == profiles_.end()) continue;
-    it->second.in_store = true;
-    it->second.committed_key_due = it->second.profile.timer_key_due;
+  if (as_checkpoint) {
+    ++counters_.checkpoints;
+    for (std::uint64_t id : dirty_profiles_) {
+      auto it = profiles_.find(id);
+      if (it == profiles_.end()) continue;
+      it->second.in_store = true;
+      it->second.committed_key_due = it->second.profile.timer_key_due;
+    }
+    dirty_profiles_.clear();
+    deleted_profiles_.clear();
+    deleted_timer_keys_.clear();
+    dirty_identities_.clear();
+    dirty_segments_.clear();
+    dirty_mappings_.clear();
+    sizes_dirty_ = false;
+    first_log_seq_ = next_log_seq_;
+    log_bytes_ = 0;
+    checkpoint_profile_id_ = next_profile_id_;
+  } else if (log_record) {
+    ++next_log_seq_;
+    log_bytes_ += commands_.size();
+    ++counters_.log_records;
+    counters_.log_bytes += commands_.size();
   }
-  dirty_profiles_.clear();
-  deleted_profiles_.clear();
-  deleted_timer_keys_.clear();
-  dirty_identities_.clear();
-  dirty_segments_.clear();
-  dirty_mappings_.clear();
+  commands_.clear();
   staged_writes_.clear();
-  sizes_dirty_ = false;
   if (!unreleased_.empty()) {
     outbox_records_.emplace_back(unreleased_.front().sequence, unreleased_.back().sequence);
   }
@@ -1030,8 +1074,7 @@ Status Engine::commit(std::vector<Trigger>& released,
 
 void Engine::evict_if_needed() {
   if (profiles_.size() > options_.max_cached_profiles && builds_.empty()) {
-    // Drop the least recently used fifth (everything is clean right after a commit, except
-    // profiles waiting for the open millisecond to close).
+    // Drop the least recently used fifth of the clean profiles.
     std::vector<std::uint64_t> uses;
     uses.reserve(profiles_.size());
     for (const auto& [id, cached] : profiles_) uses.push_back(cached.last_used);
@@ -1041,8 +1084,9 @@ void Engine::evict_if_needed() {
                      uses.end());
     std::uint64_t cutoff = uses[drop - 1];
     for (auto it = profiles_.begin(); it != profiles_.end();) {
+      // Only profiles whose state is in the store: not changed since the last checkpoint.
       if (it->second.last_used <= cutoff && !pending_.count(it->second.profile.id) &&
-          it->second.in_store) {
+          it->second.in_store && !dirty_profiles_.count(it->first)) {
         it = profiles_.erase(it);
       } else {
         ++it;
@@ -1052,7 +1096,11 @@ void Engine::evict_if_needed() {
   if (identities_.size() > options_.max_cached_identities) {
     std::size_t target = options_.max_cached_identities * 4 / 5;
     for (auto it = identities_.begin(); it != identities_.end() && identities_.size() > target;) {
-      it = identities_.erase(it);
+      if (dirty_identities_.count(it->first)) {
+        ++it;  // not in the store until the next checkpoint
+      } else {
+        it = identities_.erase(it);
+      }
     }
   }
 }

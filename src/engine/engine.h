@@ -1,11 +1,19 @@
 #pragma once
 // Engine: event -> mapping -> identity -> profile -> segments -> triggers, for one node's
 // partitions, as a function of (state, input, now). The caller moves the clock (advance_to);
-// the engine never reads a clock itself. Changes are kept in memory and written by commit() in
-// one atomic RocksDB batch together with their triggers and input positions; triggers are
-// released to the caller only after that write. Single-threaded: one thread owns an Engine.
+// the engine never reads a clock itself. Single-threaded: one thread owns an Engine.
+//
+// Durability is a command log plus checkpoints. Every call that changes state (an event, a
+// clock move, an admin operation, a build step) is recorded as a command; commit() writes the
+// commands since the last commit as one log record, atomically with the triggers they produced,
+// the input positions and staged writes, and only then releases the triggers. A checkpoint
+// writes the state itself (every profile, identity and timer changed since the last one) and
+// erases the log it covers. open() loads the last checkpoint and re-runs the log's commands:
+// the engine is deterministic, so that rebuilds exactly the state of the last commit. Triggers
+// re-emitted by that re-run were committed the first time and are dropped.
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -92,6 +100,13 @@ struct EngineOptions {
   std::vector<IdentityLimit> identity_limits;
   storage::PartitionId partition = 0;
   CommitObserver commit_observer;  // optional
+  // false: every commit is a checkpoint (writes the changed state itself, no log).
+  bool command_log = true;
+  // commit() checkpoints by itself when the log since the last checkpoint exceeds this many
+  // bytes (bounds the re-run after a crash) or this many profiles wait to be written (they
+  // cannot be evicted from memory until then). 0 for the latter: max_cached_profiles / 2.
+  std::size_t checkpoint_log_bytes = 64u << 20;
+  std::size_t checkpoint_dirty_profiles = 0;
 };
 
 struct EngineCounters {
@@ -110,6 +125,10 @@ struct EngineCounters {
   std::uint64_t commits = 0;
   std::uint64_t store_writes = 0;  // keys put or deleted by commits
   std::uint64_t store_bytes = 0;   // bytes of those batches
+  std::uint64_t checkpoints = 0;
+  std::uint64_t log_records = 0;       // command-log records written
+  std::uint64_t log_bytes = 0;         // their bytes
+  std::uint64_t log_records_replayed = 0;  // by open(), after a crash
 };
 
 // What happened to one event: applied (possibly with dropped fields), or why it was not.
@@ -127,7 +146,8 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Loads segments, mappings, counters and pending timers from the store.
+  // Loads the last checkpoint (segments, mappings, counters, timers, open builds) and re-runs
+  // the command log written after it.
   Status open();
 
   // Registers or replaces the mapping of its stream (takes effect for the next event).
@@ -184,10 +204,17 @@ class Engine {
   // commit observer's call, except deleted ones), else nullptr.
   const model::Profile* cached_profile(model::ProfileId id) const;
 
-  // Writes every change since the last commit, the triggers they produced and `positions`
-  // (source -> position bytes) in one atomic batch; then appends those triggers to `released`.
+  // Makes every change since the last commit durable, with the triggers they produced and
+  // `positions` (source -> position bytes), in one atomic batch (a command-log record, or a
+  // checkpoint when one is due); then appends those triggers to `released`.
   Status commit(std::vector<Trigger>& released,
                 const std::vector<std::pair<std::string, std::string>>& positions = {});
+  // commit(), always as a checkpoint: the state itself is written and the log is erased (the
+  // server does this every few seconds and when it stops, so a restart re-runs little).
+  Status checkpoint(std::vector<Trigger>& released,
+                    const std::vector<std::pair<std::string, std::string>>& positions = {});
+  // True when commit() would checkpoint (log or dirty-profile bound reached).
+  bool checkpoint_due() const;
   // Deletes the outbox records whose triggers all have sequence <= `sequence` (delivered).
   Status acknowledge_through(std::uint64_t sequence);
   // Committed, unacknowledged triggers with sequence > `after`, in order, at most `limit`.
@@ -229,6 +256,10 @@ class Engine {
   Result<std::optional<model::ProfileId>> lookup_identity(std::string_view field,
                                                           std::string_view value);
   Status ensure_all_profiles_loaded();
+  // Ids of the existing profiles in [from, end), ascending, at most `limit` of them (stored
+  // ones and those only in memory); `more` when the limit cut the list short.
+  Status profile_ids(std::uint64_t from, std::uint64_t end, std::size_t limit,
+                     std::vector<std::uint64_t>& ids, bool& more);
   void evict_if_needed();
   CachedProfile& create_profile();
   void merge_into(CachedProfile& survivor, CachedProfile& absorbed);
@@ -257,6 +288,37 @@ class Engine {
   void set_identity(std::string_view field, std::string_view value,
                     std::optional<model::ProfileId> id);
   void touch(CachedProfile& cached);
+
+  // --- command log (engine_log.cc) ---
+  // True when a public call must be logged: logging is on, the call is not nested in another
+  // logged call, and open() is not re-running the log.
+  bool recording() const { return options_.command_log && !replaying_ && call_depth_ == 0; }
+  // Marks a public call in progress, so that the calls it makes are not logged again.
+  struct CallScope {
+    explicit CallScope(Engine& engine) : engine_(engine) { ++engine_.call_depth_; }
+    ~CallScope() { --engine_.call_depth_; }
+    CallScope(const CallScope&) = delete;
+    CallScope& operator=(const CallScope&) = delete;
+    Engine& engine_;
+  };
+  void log_command(char op, std::initializer_list<std::string_view> texts);
+  void log_advance(TimestampMs now);
+  void log_event(std::string_view stream, const model::Value& data, TimestampMs event_ts);
+  void log_register(const std::vector<std::string>& texts);
+  void log_build_step(std::size_t max_profiles);
+  // Runs the commands of one log record (open(), after a crash).
+  Status run_log_record(std::string_view record);
+  // Re-runs the log written after the last checkpoint.
+  Status replay_log();
+  // The checkpoint's own record: clock, open millisecond, segment builds, next ordinal.
+  std::string encode_checkpoint_state() const;
+  Status restore_checkpoint_state(std::string_view bytes);
+  // Puts every change since the last checkpoint into `batch` (deletes first).
+  void write_state(storage::Batch& batch);
+  // The shared body of commit() and checkpoint().
+  Status write_commit(std::vector<Trigger>& released,
+                      const std::vector<std::pair<std::string, std::string>>& positions,
+                      bool as_checkpoint);
 
   storage::Store& store_;
   EngineOptions options_;
@@ -301,12 +363,24 @@ class Engine {
   std::unordered_set<std::uint64_t> deleted_profiles_;
   std::vector<std::string> deleted_timer_keys_;
   std::unordered_map<std::string, std::optional<model::ProfileId>> dirty_identities_;
-  std::vector<std::pair<model::SegmentOrdinal, std::string>> dirty_segments_;
-  std::vector<std::pair<std::string, std::string>> dirty_mappings_;
+  // Segment and mapping texts to put (or erase: nullopt) at the next checkpoint.
+  std::map<std::uint32_t, std::optional<std::string>> dirty_segments_;
+  std::map<std::string, std::optional<std::string>, std::less<>> dirty_mappings_;
   std::vector<Trigger> unreleased_;
   std::vector<std::pair<std::string, std::optional<std::string>>> staged_writes_;
   // Committed outbox records: (first sequence, last sequence), oldest first.
   std::vector<std::pair<std::uint64_t, std::uint64_t>> outbox_records_;
+
+  // Command log: the commands since the last commit, and the log records since the last
+  // checkpoint ([first_log_seq_, next_log_seq_), log_bytes_ bytes).
+  std::string commands_;
+  bool replaying_ = false;
+  int call_depth_ = 0;
+  std::uint64_t first_log_seq_ = 1;
+  std::uint64_t next_log_seq_ = 1;
+  std::size_t log_bytes_ = 0;
+  // Profiles with ids from here on were created after the last checkpoint (not in the store).
+  std::uint64_t checkpoint_profile_id_ = 1;
 
   EngineCounters counters_;
 };

@@ -11,19 +11,8 @@ Result<Engine::MemberPage> Engine::segment_members(model::SegmentOrdinal ordinal
                                                    std::size_t max_examined) {
   MemberPage page;
   std::vector<std::uint64_t> ids;
-  std::string prefix = storage::profile_prefix(options_.partition);
-  std::string start = storage::profile_key(options_.partition, model::ProfileId{after.value + 1});
   bool more = false;
-  SHOAL_RETURN_IF_ERROR(store_.scan_from(prefix, start,
-                                         [&](std::string_view key, std::string_view) {
-                                           if (ids.size() >= max_examined) {
-                                             more = true;
-                                             return false;
-                                           }
-                                           ids.push_back(storage::read_u64_be(
-                                               key.substr(prefix.size())));
-                                           return true;
-                                         }));
+  SHOAL_RETURN_IF_ERROR(profile_ids(after.value + 1, UINT64_MAX, max_examined, ids, more));
   for (std::uint64_t id : ids) {
     SHOAL_ASSIGN_OR_RETURN(CachedProfile * cached, load_profile(model::ProfileId{id}));
     if (cached && cached->profile.membership(ordinal)) {
@@ -39,6 +28,8 @@ Result<Engine::MemberPage> Engine::segment_members(model::SegmentOrdinal ordinal
 }
 
 Status Engine::remove_segment(std::string_view alias) {
+  if (recording()) log_command('R', {alias});
+  CallScope scope(*this);
   const segment::Segment* seg = catalog_.find(alias);
   if (!seg) {
     return make_error(ErrorCode::kNotFound, "no segment has slug \"" + std::string(alias) + "\"");
@@ -55,8 +46,14 @@ Status Engine::remove_segment(std::string_view alias) {
   const model::SegmentOrdinal ordinal = seg->ordinal;
   // Members leave while the segment still exists, so their exits carry its id and slug.
   SHOAL_RETURN_IF_ERROR(ensure_all_profiles_loaded());
-  for (auto& [id, cached] : profiles_) {
-    model::Profile& p = cached.profile;
+  // In id order: the exits' sequence must not depend on the cache's hash order (a restart
+  // re-runs this from the command log and must number them the same).
+  std::vector<std::uint64_t> ids;
+  ids.reserve(profiles_.size());
+  for (const auto& [id, cached] : profiles_) ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  for (std::uint64_t id : ids) {
+    model::Profile& p = profiles_.at(id).profile;
     const model::Membership* membership = p.membership(ordinal);
     bool had_timer = std::any_of(p.timers.begin(), p.timers.end(),
                                  [&](const model::SegmentTimer& t) { return t.segment == ordinal; });
@@ -74,26 +71,20 @@ Status Engine::remove_segment(std::string_view alias) {
   (void)removed;
   segment_sizes_.erase(ordinal.value);
   sizes_dirty_ = true;
-  std::erase_if(dirty_segments_, [&](const auto& entry) { return entry.first == ordinal; });
-  // Rationale: commit() only puts segment texts; the erase is written here, ahead of the
-  // members' exits (a crash in between leaves memberships of a missing segment, which
-  // evaluation ignores).
-  storage::Batch batch;
-  batch.erase(storage::segment_key(ordinal));
-  return store_.write(batch);
+  dirty_segments_[ordinal.value] = std::nullopt;  // erased with the members' exits
+  return ok_status();
 }
 
 Status Engine::remove_mapping(std::string_view stream) {
+  if (recording()) log_command('Q', {stream});
   auto it = mappings_.find(stream);
   if (it == mappings_.end()) {
     return make_error(ErrorCode::kNotFound,
                       "no mapping reads stream \"" + std::string(stream) + "\"");
   }
   mappings_.erase(it);
-  std::erase_if(dirty_mappings_, [&](const auto& entry) { return entry.first == stream; });
-  storage::Batch batch;
-  batch.erase(storage::mapping_key(stream));
-  return store_.write(batch);
+  dirty_mappings_[std::string(stream)] = std::nullopt;
+  return ok_status();
 }
 
 }  // namespace shoal::engine

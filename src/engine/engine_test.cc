@@ -153,9 +153,10 @@ TEST_F(EngineTest, TimerIndexIsNotRewrittenWhenATimerMovesLater) {
     engine.advance_to(kT + day * kDay);
     ASSERT_TRUE(engine.apply_event("events", event(R"({"user_id":"u1"})"), kT + day * kDay).applied);
     engine.close_millisecond();
-    ASSERT_TRUE(engine.commit(released).ok());
+    ASSERT_TRUE(engine.checkpoint(released).ok());
   }
-  // One key, still at the first boundary (kT + 7d): the later boundaries needed no write.
+  // One key (written by the checkpoints), still at the first boundary (kT + 7d): the later
+  // boundaries needed no write.
   auto keys = timer_keys();
   ASSERT_EQ(keys.size(), 1u);
   TimestampMs due = 0;
@@ -166,14 +167,14 @@ TEST_F(EngineTest, TimerIndexIsNotRewrittenWhenATimerMovesLater) {
   // (kT + 4d + 7d) without an exit.
   released.clear();
   engine.advance_to(kT + 7 * kDay + 1);
-  ASSERT_TRUE(engine.commit(released).ok());
+  ASSERT_TRUE(engine.checkpoint(released).ok());
   EXPECT_TRUE(released.empty());
   keys = timer_keys();
   ASSERT_EQ(keys.size(), 1u);
   ASSERT_TRUE(storage::parse_timer_key(keys[0], due, id));
   EXPECT_EQ(due, kT + 11 * kDay);
   engine.advance_to(kT + 12 * kDay);
-  ASSERT_TRUE(engine.commit(released).ok());
+  ASSERT_TRUE(engine.checkpoint(released).ok());
   ASSERT_EQ(released.size(), 1u);
   EXPECT_EQ(released[0].ts, kT + 11 * kDay);
   EXPECT_EQ(released[0].event, TriggerEvent::kExit);

@@ -21,6 +21,7 @@ Status Partition::start() {
   engine_ = std::make_unique<Engine>(store_, engine_options_);
   SHOAL_RETURN_IF_ERROR(engine_->open());
   engine_->advance_to(clock_.now_ms());
+  last_checkpoint_ = std::chrono::steady_clock::now();
   running_ = true;
   stopping_ = false;
   stats_.engine = engine_->counters();
@@ -89,13 +90,13 @@ void Partition::run() {
     auto built = engine_->build_step(options_.build_step_profiles);
     building = built.ok() && built.value() > 0;
     if (stop_now) {
-      run_batch(items);  // commits what the last build step changed
+      run_batch(items, /*final=*/true);  // commits what the last build step changed
       return;
     }
   }
 }
 
-void Partition::run_batch(std::vector<Item>& items) {
+void Partition::run_batch(std::vector<Item>& items, bool final) {
   engine_->advance_to(clock_.now_ms());
   std::vector<Status> outcomes(items.size());
   const auto deadline = std::chrono::steady_clock::now() + options_.commit_interval;
@@ -129,11 +130,14 @@ void Partition::run_batch(std::vector<Item>& items) {
   // Timers and build steps change state without items.
   bool changed = !items.empty() || after.evaluations != committed_counters_.evaluations ||
                  after.triggers != committed_counters_.triggers;
-  if (!changed) return;
+  const auto now = std::chrono::steady_clock::now();
+  const bool checkpoint = final || now - last_checkpoint_ >= options_.checkpoint_interval;
+  if (!changed && !final) return;
   released_.clear();
-  Status committed = engine_->commit(released_);
+  Status committed = checkpoint ? engine_->checkpoint(released_) : engine_->commit(released_);
   if (committed.ok()) {
     committed_counters_ = engine_->counters();
+    if (checkpoint) last_checkpoint_ = now;
   } else {
     std::lock_guard lock(mutex_);
     ++stats_.commit_failures;

@@ -28,6 +28,10 @@ struct PartitionOptions {
   std::size_t queue_capacity = 65536;   // submit() refuses beyond this (back-pressure)
   std::chrono::milliseconds idle_wakeup{50};  // timers fire at least this often with no input
   std::size_t build_step_profiles = 2000;     // profiles a background build evaluates per step
+  // A commit at least this long after the last checkpoint is a checkpoint (the engine also
+  // checkpoints when its log or its unwritten profiles grow too large, and stop() does).
+  // Longer: fewer profile writes; shorter: a shorter log to re-run after a crash.
+  std::chrono::milliseconds checkpoint_interval{5000};
 };
 
 // Counters published after every commit, readable from any thread.
@@ -74,7 +78,8 @@ class Partition {
   };
   void run();
   // One turn of the loop: run `items`, commit, complete them.
-  void run_batch(std::vector<Item>& items);
+  // `final`: the last batch before the loop stops (commits as a checkpoint).
+  void run_batch(std::vector<Item>& items, bool final = false);
   void publish_stats(std::size_t items);
 
   storage::Store& store_;
@@ -93,6 +98,7 @@ class Partition {
   PartitionStats stats_;  // guarded by mutex_
   std::vector<Trigger> released_;
   EngineCounters committed_counters_;  // the engine's counters at the last commit
+  std::chrono::steady_clock::time_point last_checkpoint_;
 };
 
 }  // namespace shoal::engine

@@ -136,8 +136,10 @@ Result<ReplaySummary> run_replay(const ReplayOptions& options, std::istream& in,
     segment_texts.clear();
     segment_lines.clear();
   };
-  auto commit = [&]() -> Status {
-    SHOAL_RETURN_IF_ERROR(engine.commit(released));
+  // The last commit is a checkpoint: the data directory then holds the state itself, and
+  // opening it again re-runs no log.
+  auto commit = [&](bool final_commit = false) -> Status {
+    SHOAL_RETURN_IF_ERROR(final_commit ? engine.checkpoint(released) : engine.commit(released));
     std::uint64_t last = 0;
     for (const Trigger& t : released) {
       out << trigger_to_json(t) << '\n';
@@ -264,7 +266,7 @@ Result<ReplaySummary> run_replay(const ReplayOptions& options, std::istream& in,
   }
   flush_segments();
   engine.close_millisecond();
-  SHOAL_RETURN_IF_ERROR(commit());
+  SHOAL_RETURN_IF_ERROR(commit(/*final_commit=*/true));
   if (in.bad()) return make_error(ErrorCode::kIo, "reading the input failed");
   return summary;
 }

@@ -113,6 +113,13 @@ void render_engine_metrics(const engine::PartitionStats& stats, std::string& out
   counter(out, "shoal_commits_total", "Engine commits (RocksDB batches).", c.commits);
   counter(out, "shoal_commit_failures_total", "Engine commits that failed.",
           stats.commit_failures);
+  counter(out, "shoal_checkpoints_total",
+          "Engine checkpoints (changed profiles written, command log erased).", c.checkpoints);
+  counter(out, "shoal_command_log_bytes_total", "Bytes of engine command-log records written.",
+          c.log_bytes);
+  counter(out, "shoal_command_log_records_replayed",
+          "Command-log records re-run at start-up (after a crash).", c.log_records_replayed,
+          "gauge");
   counter(out, "shoal_engine_queue_depth", "Work items waiting for the engine.",
           stats.queue_depth, "gauge");
   out += "# HELP shoal_segment_size Current members of a segment.\n";

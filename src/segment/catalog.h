@@ -99,6 +99,10 @@ class Catalog final {
   // targets are resolved by finish_restore(), which must be called before anything else.
   Status restore(model::SegmentOrdinal ordinal, std::string_view text);
   Status finish_restore();
+  // The ordinal the next new segment gets: never reused after a removal. A restart restores it
+  // with restore_next_ordinal (restore() alone would give the highest stored ordinal + 1).
+  std::uint32_t next_ordinal() const { return next_ordinal_; }
+  void restore_next_ordinal(std::uint32_t next) { next_ordinal_ = std::max(next_ordinal_, next); }
 
  private:
   // Field slots beyond this many are read without remembering (FieldReader on the stack).

@@ -2,30 +2,14 @@
 
 #include <cstring>
 
+#include "storage/varint.h"
+
 namespace shoal::storage {
 namespace {
 
 constexpr std::uint8_t kProfileFormat = 1;
 
-void put_varint(std::string& out, std::uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
-std::uint64_t zigzag(std::int64_t v) {
-  return (static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63);
-}
-std::int64_t unzigzag(std::uint64_t v) {
-  return static_cast<std::int64_t>(v >> 1) ^ -static_cast<std::int64_t>(v & 1);
-}
-
-void put_string(std::string& out, std::string_view s) {
-  put_varint(out, s.size());
-  out.append(s);
-}
+void put_string(std::string& out, std::string_view s) { put_bytes(out, s); }
 
 Error corrupt(std::string_view what) {
   return make_error(ErrorCode::kCorruption, "stored record is corrupt: " + std::string(what));
@@ -134,6 +118,12 @@ bool parse_timer_key(std::string_view key, TimestampMs& due, model::ProfileId& i
 
 std::string outbox_key(std::uint64_t sequence) {
   std::string key(1, static_cast<char>(RecordType::kOutbox));
+  append_u64_be(key, sequence);
+  return key;
+}
+
+std::string command_log_key(std::uint64_t sequence) {
+  std::string key(1, static_cast<char>(RecordType::kCommandLog));
   append_u64_be(key, sequence);
   return key;
 }

@@ -22,6 +22,9 @@ enum class RecordType : char {
   kTimer = 'T',     // T<partition><due i64 BE biased><profile id u64 BE> -> ""
   kOutbox = 'O',    // O<trigger sequence u64 BE>        -> trigger JSON
   kPosition = 'X',  // X<source>                         -> source position bytes
+  // The engine's command log: the inputs of one commit since the last checkpoint (see
+  // src/engine/README.md); erased by the checkpoint that covers them.
+  kCommandLog = 'C',  // C<log sequence u64 BE>          -> encoded engine commands
   // The HTTP API's own records (src/http), written outside engine commits.
   kApiKey = 'K',       // K<key id>                     -> role, SHA-256 of the token, created, name
   kSegmentInfo = 'N',  // N<segment alias>              -> JSON {name, description, created}
@@ -55,6 +58,7 @@ std::string timer_prefix(PartitionId partition);
 bool parse_timer_key(std::string_view key, TimestampMs& due, model::ProfileId& id);
 std::string outbox_key(std::uint64_t sequence);
 std::string position_key(std::string_view source);
+std::string command_log_key(std::uint64_t sequence);
 
 void encode_value(const model::Value& value, std::string& out);
 Result<model::Value> decode_value(std::string_view& in);

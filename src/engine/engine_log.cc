@@ -1,0 +1,271 @@
+// The engine's command log and the checkpoint's own record (see engine.h and README.md).
+//
+// A log record is a format byte followed by commands, each an op byte and its arguments:
+//   'A' svarint now                 advance_to
+//   'C'                             close_millisecond
+//   'E' bytes stream, svarint ts, value    apply_event
+//   'M' bytes text                  set_mapping
+//   'S' varint n, n x bytes text    register_segments
+//   'B' varint max_profiles         build_step
+//   'F' bytes field, bytes value, bytes name   delete_field
+//   'D' bytes field, bytes value    delete_profile
+//   'R' bytes alias                 remove_segment
+//   'Q' bytes stream                remove_mapping
+#include <algorithm>
+
+#include "engine/engine.h"
+#include "storage/varint.h"
+
+namespace shoal::engine {
+namespace {
+
+constexpr std::uint8_t kLogFormat = 1;
+constexpr std::uint8_t kCheckpointFormat = 1;
+
+Error corrupt_log(std::uint64_t seq, std::string_view what) {
+  return make_error(ErrorCode::kCorruption,
+                    "command log record " + std::to_string(seq) + " is corrupt: " +
+                        std::string(what));
+}
+
+}  // namespace
+
+void Engine::log_command(char op, std::initializer_list<std::string_view> texts) {
+  if (commands_.empty()) commands_.push_back(static_cast<char>(kLogFormat));
+  commands_.push_back(op);
+  for (std::string_view text : texts) storage::put_bytes(commands_, text);
+}
+
+void Engine::log_advance(TimestampMs now) {
+  log_command('A', {});
+  storage::put_svarint(commands_, now);
+}
+
+void Engine::log_event(std::string_view stream, const model::Value& data, TimestampMs event_ts) {
+  log_command('E', {stream});
+  storage::put_svarint(commands_, event_ts);
+  storage::encode_value(data, commands_);
+}
+
+void Engine::log_register(const std::vector<std::string>& texts) {
+  log_command('S', {});
+  storage::put_varint(commands_, texts.size());
+  for (const std::string& text : texts) storage::put_bytes(commands_, text);
+}
+
+void Engine::log_build_step(std::size_t max_profiles) {
+  log_command('B', {});
+  storage::put_varint(commands_, max_profiles);
+}
+
+Status Engine::run_log_record(std::string_view record) {
+  storage::ByteReader in(record);
+  std::uint8_t format = 0;
+  if (!in.byte(format) || format != kLogFormat) {
+    return make_error(ErrorCode::kCorruption, "unknown format");
+  }
+  auto truncated = [](char op) {
+    return make_error(ErrorCode::kCorruption,
+                      std::string("truncated command '") + op + "'");
+  };
+  while (!in.done()) {
+    std::uint8_t op_byte = 0;
+    in.byte(op_byte);
+    const char op = static_cast<char>(op_byte);
+    // The outcomes are those the first run had (the engine is deterministic); they were
+    // reported then.
+    switch (op) {
+      case 'A': {
+        std::int64_t now = 0;
+        if (!in.svarint(now)) return truncated(op);
+        advance_to(now);
+        break;
+      }
+      case 'C':
+        close_millisecond();
+        break;
+      case 'E': {
+        std::string_view stream;
+        std::int64_t ts = 0;
+        if (!in.bytes(stream) || !in.svarint(ts)) return truncated(op);
+        std::string_view rest = in.rest();
+        const std::size_t before = rest.size();
+        auto data = storage::decode_value(rest);
+        if (!data.ok()) return data.take_error().with_context("an event");
+        in.skip(before - rest.size());
+        (void)apply_event(stream, *data, ts);
+        break;
+      }
+      case 'M': {
+        std::string_view text;
+        if (!in.bytes(text)) return truncated(op);
+        (void)set_mapping(text);
+        break;
+      }
+      case 'S': {
+        std::uint64_t n = 0;
+        if (!in.varint(n) || n > in.remaining()) return truncated(op);
+        std::vector<std::string> texts(n);
+        for (std::string& text : texts) {
+          if (!in.bytes(text)) return truncated(op);
+        }
+        (void)register_segments(texts);
+        break;
+      }
+      case 'B': {
+        std::uint64_t max_profiles = 0;
+        if (!in.varint(max_profiles)) return truncated(op);
+        (void)build_step(max_profiles);
+        break;
+      }
+      case 'F': {
+        std::string_view field, value, name;
+        if (!in.bytes(field) || !in.bytes(value) || !in.bytes(name)) return truncated(op);
+        (void)delete_field(field, value, name);
+        break;
+      }
+      case 'D': {
+        std::string_view field, value;
+        if (!in.bytes(field) || !in.bytes(value)) return truncated(op);
+        (void)delete_profile(field, value);
+        break;
+      }
+      case 'R': {
+        std::string_view alias;
+        if (!in.bytes(alias)) return truncated(op);
+        (void)remove_segment(alias);
+        break;
+      }
+      case 'Q': {
+        std::string_view stream;
+        if (!in.bytes(stream)) return truncated(op);
+        (void)remove_mapping(stream);
+        break;
+      }
+      default:
+        return make_error(ErrorCode::kCorruption,
+                          "unknown command byte " + std::to_string(op_byte));
+    }
+  }
+  return ok_status();
+}
+
+Status Engine::replay_log() {
+  const EngineCounters before = counters_;  // counters count this process's new work only
+  std::uint64_t replayed = 0;
+  Status run_status;
+  replaying_ = true;
+  std::string prefix(1, static_cast<char>(storage::RecordType::kCommandLog));
+  Status scanned = store_.scan_from(
+      prefix, storage::command_log_key(first_log_seq_),
+      [&](std::string_view key, std::string_view value) {
+        if (key.size() != 9) {
+          run_status = make_error(ErrorCode::kCorruption, "a command log key is malformed");
+          return false;
+        }
+        std::uint64_t seq = storage::read_u64_be(key.substr(1));
+        if (seq != next_log_seq_) {
+          run_status = corrupt_log(seq, "the log has a gap before it");
+          return false;
+        }
+        Status ran = run_log_record(value);
+        if (!ran.ok()) {
+          run_status = corrupt_log(seq, ran.error().message);
+          return false;
+        }
+        next_log_seq_ = seq + 1;
+        log_bytes_ += value.size();
+        ++replayed;
+        return true;
+      });
+  replaying_ = false;
+  SHOAL_RETURN_IF_ERROR(scanned);
+  SHOAL_RETURN_IF_ERROR(run_status);
+  // Every trigger of a logged command was committed with its log record the first time.
+  unreleased_.clear();
+  counters_ = before;
+  counters_.log_records_replayed = replayed;
+  return ok_status();
+}
+
+std::string Engine::encode_checkpoint_state() const {
+  std::string out;
+  out.push_back(static_cast<char>(kCheckpointFormat));
+  storage::put_svarint(out, now_);
+  out.push_back(millisecond_open_ ? 1 : 0);
+  storage::put_varint(out, catalog_.next_ordinal());
+  storage::put_varint(out, next_log_seq_);  // the first record of the next tail
+  storage::put_varint(out, pending_.size());
+  for (const auto& [id, pending] : pending_) {
+    storage::put_varint(out, id.value);
+    out.push_back(pending.all ? 1 : 0);
+    storage::put_varint(out, pending.segments.size());
+    for (model::SegmentOrdinal ordinal : pending.segments) storage::put_varint(out, ordinal.value);
+  }
+  storage::put_varint(out, builds_.size());
+  for (const SegmentBuild& build : builds_) {
+    storage::put_varint(out, build.segments.size());
+    for (model::SegmentOrdinal ordinal : build.segments) storage::put_varint(out, ordinal.value);
+    storage::put_varint(out, build.next_id);
+    storage::put_varint(out, build.end_id);
+    storage::put_varint(out, build.progress.done);
+    storage::put_varint(out, build.progress.total);
+  }
+  return out;
+}
+
+Status Engine::restore_checkpoint_state(std::string_view bytes) {
+  auto corrupt = [] {
+    return make_error(ErrorCode::kCorruption, "the engine's checkpoint record is corrupt");
+  };
+  storage::ByteReader in(bytes);
+  std::uint8_t format = 0, open = 0;
+  std::int64_t now = 0;
+  std::uint64_t next_ordinal = 0, log_seq = 0, n_pending = 0, n_builds = 0;
+  if (!in.byte(format) || format != kCheckpointFormat || !in.svarint(now) || !in.byte(open) ||
+      !in.varint(next_ordinal) || next_ordinal > UINT32_MAX || !in.varint(log_seq) ||
+      !in.varint(n_pending) || n_pending > in.remaining()) {
+    return corrupt();
+  }
+  auto read_ordinals = [&](std::vector<model::SegmentOrdinal>& out) {
+    std::uint64_t n = 0;
+    if (!in.varint(n) || n > in.remaining()) return false;
+    for (std::uint64_t i = 0; i < n; ++i) {
+      std::uint64_t ordinal = 0;
+      if (!in.varint(ordinal) || ordinal > UINT32_MAX) return false;
+      out.push_back(model::SegmentOrdinal{static_cast<std::uint32_t>(ordinal)});
+    }
+    return true;
+  };
+  std::map<model::ProfileId, PendingEval> pending;
+  for (std::uint64_t i = 0; i < n_pending; ++i) {
+    std::uint64_t id = 0;
+    std::uint8_t all = 0;
+    PendingEval eval;
+    if (!in.varint(id) || !in.byte(all) || !read_ordinals(eval.segments)) return corrupt();
+    eval.all = all != 0;
+    pending[model::ProfileId{id}] = std::move(eval);
+  }
+  if (!in.varint(n_builds) || n_builds > in.remaining()) return corrupt();
+  std::vector<SegmentBuild> builds(n_builds);
+  for (SegmentBuild& build : builds) {
+    if (!read_ordinals(build.segments) || !in.varint(build.next_id) ||
+        !in.varint(build.end_id) || !in.varint(build.progress.done) ||
+        !in.varint(build.progress.total)) {
+      return corrupt();
+    }
+  }
+  if (!in.done()) return corrupt();
+  now_ = now;
+  millisecond_open_ = open != 0;
+  catalog_.restore_next_ordinal(static_cast<std::uint32_t>(next_ordinal));
+  first_log_seq_ = next_log_seq_ = log_seq;
+  builds_ = std::move(builds);
+  pending_ = std::move(pending);
+  // Closing the millisecond evaluates only profiles in memory (as they always are while
+  // pending in a running engine).
+  for (const auto& [id, eval] : pending_) SHOAL_RETURN_IF_ERROR(load_profile(id));
+  return ok_status();
+}
+
+}  // namespace shoal::engine
