@@ -122,6 +122,9 @@ int run(const ServeConfig& config) {
   if (!address.ok()) return fail(address.error().message);
   engine::EngineOptions engine_options;
   engine_options.synchronous_segment_builds = false;
+  // Triggers reach users through export subscriptions, whose outboxes are committed by the
+  // exporter's commit observer; a global trigger log would be written and erased unread.
+  engine_options.trigger_log = false;
   for (const std::string& text : config.identity_limits) {
     auto limit = engine::parse_identity_limit(text);
     if (!limit.ok()) return fail(limit.error().message);
@@ -163,7 +166,7 @@ int run(const ServeConfig& config) {
 
   engine::PartitionOptions partition_options;
   partition_options.commit_interval = std::chrono::milliseconds(config.commit_interval_ms);
-  // Released triggers wake the exporter, which acknowledges the global trigger log.
+  // Released triggers wake the exporter's deliverers.
   engine::Partition partition(**store, engine_options, clock, partition_options,
                               exporter.trigger_sink());
   if (Status started = partition.start(); !started.ok()) return fail(started.error().message);

@@ -275,6 +275,33 @@ TEST_F(CommandLogTest, CommitCheckpointsByItselfWhenTheLogOrTheUnwrittenProfiles
   EXPECT_EQ(engine.counters().checkpoints, 1u);
 }
 
+TEST_F(CommandLogTest, WithoutTheTriggerLogTriggersAreReleasedButNotStored) {
+  auto store = storage::Store::open((base_ / "db").string(), {});
+  ASSERT_TRUE(store.ok());
+  EngineOptions o = options(false);
+  o.trigger_log = false;
+  Engine engine(**store, o);
+  ASSERT_TRUE(engine.open().ok());
+  ASSERT_TRUE(engine.set_mapping(kMapping).ok());
+  engine.advance_to(kT);
+  (void)engine.register_segments({"FILTER visits >= 1 ALIAS seen"});
+  model::JsonParser parser;
+  (void)engine.apply_event("events", *parser.parse(R"({"user_id":"u1"})"), kT);
+  engine.close_millisecond();
+  std::vector<Trigger> released;
+  ASSERT_TRUE(engine.commit(released).ok());
+  ASSERT_EQ(released.size(), 1u);
+  std::size_t stored = 0;
+  ASSERT_TRUE((*store)->scan("O", [&](std::string_view, std::string_view) {
+    ++stored;
+    return true;
+  }).ok());
+  EXPECT_EQ(stored, 0u);
+  auto outbox = engine.read_outbox(0, 10);
+  ASSERT_TRUE(outbox.ok());
+  EXPECT_TRUE(outbox->empty());
+}
+
 TEST_F(CommandLogTest, ACorruptLogRecordStopsOpenWithAMessageNamingIt) {
   fs::path dir = base_ / "db";
   {

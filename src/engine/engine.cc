@@ -1012,7 +1012,7 @@ Status Engine::write_commit(std::vector<Trigger>& released,
   } else if (log_record) {
     batch.put(storage::command_log_key(next_log_seq_), commands_);
   }
-  if (!unreleased_.empty()) {
+  if (options_.trigger_log && !unreleased_.empty()) {
     std::string buffer;
     encode_trigger_batch(unreleased_, 0, unreleased_.size(), buffer);
     batch.put(storage::outbox_key(unreleased_.front().sequence), buffer);
@@ -1063,7 +1063,7 @@ Status Engine::write_commit(std::vector<Trigger>& released,
   }
   commands_.clear();
   staged_writes_.clear();
-  if (!unreleased_.empty()) {
+  if (options_.trigger_log && !unreleased_.empty()) {
     outbox_records_.emplace_back(unreleased_.front().sequence, unreleased_.back().sequence);
   }
   for (Trigger& t : unreleased_) released.push_back(std::move(t));

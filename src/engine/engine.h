@@ -102,6 +102,10 @@ struct EngineOptions {
   CommitObserver commit_observer;  // optional
   // false: every commit is a checkpoint (writes the changed state itself, no log).
   bool command_log = true;
+  // Each commit's triggers are also written to the global trigger log (`O` records, read with
+  // read_outbox, removed by acknowledge_through). The server turns it off: every export
+  // subscription keeps its own outbox, which the commit observer fills in the same batch.
+  bool trigger_log = true;
   // commit() checkpoints by itself when the log since the last checkpoint exceeds this many
   // bytes (bounds the re-run after a crash) or this many profiles wait to be written (they
   // cannot be evicted from memory until then). 0 for the latter: max_cached_profiles / 2.
