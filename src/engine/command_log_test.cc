@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <map>
 #include <random>
+#include <thread>
 
 #include "engine/engine.h"
 #include "model/json.h"
@@ -31,7 +32,7 @@ constexpr const char* kMappingV2 =
 
 struct Op {
   enum Kind { kAdvance, kEvent, kClose, kDeleteProfile, kDeleteField, kRegister, kBuildStep,
-              kRemoveSegment, kSetMapping, kCommit, kCheckpoint, kCrash } kind;
+              kRemoveSegment, kSetMapping, kCommit, kRequestCheckpoint, kCheckpoint, kCrash } kind;
   TimestampMs ts = 0;
   std::string text;   // event JSON, segment/mapping text, identity value
   std::string extra;  // field name
@@ -84,8 +85,10 @@ std::vector<Op> make_script(unsigned seed) {
       ops.push_back(op(Op::kDeleteField, 0, "u" + std::to_string(pick(80)), "plan"));
     } else if (r < 86) {
       ops.push_back(op(Op::kBuildStep));
-    } else if (r < 95) {
+    } else if (r < 93) {
       ops.push_back(op(Op::kCommit));  // mostly with the millisecond still open
+    } else if (r < 96) {
+      ops.push_back(op(Op::kRequestCheckpoint));
     } else if (r < 97) {
       ops.push_back(op(Op::kCheckpoint));
     } else {
@@ -108,9 +111,10 @@ class CommandLogTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(base_); }
 
-  static EngineOptions options(bool command_log) {
+  static EngineOptions options(bool command_log, bool background_checkpoints = true) {
     EngineOptions o;
     o.command_log = command_log;
+    o.background_checkpoints = background_checkpoints;
     o.synchronous_segment_builds = false;
     // Eviction runs all the time, and most cached profiles wait for a checkpoint: they must
     // stay in memory.
@@ -122,10 +126,12 @@ class CommandLogTest : public ::testing::Test {
 
   // Runs the script; returns every released trigger as a JSON line with its sequence.
   std::vector<std::string> run(const std::vector<Op>& ops, bool command_log,
-                               const fs::path& dir, int* restarts = nullptr) {
+                               const fs::path& dir, int* restarts = nullptr,
+                               bool background_checkpoints = true) {
     auto store = storage::Store::open(dir.string(), {});
     EXPECT_TRUE(store.ok());
-    auto engine = std::make_unique<Engine>(**store, options(command_log));
+    auto engine =
+        std::make_unique<Engine>(**store, options(command_log, background_checkpoints));
     EXPECT_TRUE(engine->open().ok());
     std::vector<std::string> out;
     std::vector<Trigger> released;
@@ -154,6 +160,11 @@ class CommandLogTest : public ::testing::Test {
         case Op::kRemoveSegment: EXPECT_TRUE(engine->remove_segment(op.text).ok()); break;
         case Op::kSetMapping: EXPECT_TRUE(engine->set_mapping(op.text).ok()); break;
         case Op::kCommit: EXPECT_TRUE(engine->commit(released).ok()); take(); break;
+        case Op::kRequestCheckpoint:  // started by the commit, written in the background
+          engine->request_checkpoint();
+          EXPECT_TRUE(engine->commit(released).ok());
+          take();
+          break;
         case Op::kCheckpoint: EXPECT_TRUE(engine->checkpoint(released).ok()); take(); break;
         case Op::kCrash:
           EXPECT_TRUE(engine->commit(released).ok());
@@ -167,7 +178,7 @@ class CommandLogTest : public ::testing::Test {
           (void)engine->delete_profile("user_id", "u1");
           engine->advance_to(engine->now() + 90 * kMinute);
           engine.reset();
-          engine = std::make_unique<Engine>(**store, options(command_log));
+          engine = std::make_unique<Engine>(**store, options(command_log, background_checkpoints));
           EXPECT_TRUE(engine->open().ok());
           if (restarts) ++*restarts;
           break;
@@ -201,15 +212,20 @@ TEST_F(CommandLogTest, AnEngineReopenedAfterAnyCommitContinuesExactlyAsOneThatNe
     fs::path reference_dir = base_ / ("reference" + std::to_string(seed));
     fs::path logged_dir = base_ / ("logged" + std::to_string(seed));
     std::vector<std::string> reference = run(ops, /*command_log=*/false, reference_dir);
-    int restarts = 0;
-    std::vector<std::string> logged = run(ops, /*command_log=*/true, logged_dir, &restarts);
-    EXPECT_GE(restarts, 20);
     ASSERT_GT(reference.size(), 200u);  // the script does exercise segments
-    ASSERT_EQ(logged.size(), reference.size());
-    for (std::size_t i = 0; i < reference.size(); ++i) {
-      ASSERT_EQ(logged[i], reference[i]) << "trigger " << i;
+    for (bool background : {true, false}) {
+      SCOPED_TRACE(background ? "background checkpoints" : "inline checkpoints");
+      fs::path dir = logged_dir.string() + (background ? "b" : "i");
+      int restarts = 0;
+      std::vector<std::string> logged =
+          run(ops, /*command_log=*/true, dir, &restarts, background);
+      EXPECT_GE(restarts, 20);
+      ASSERT_EQ(logged.size(), reference.size());
+      for (std::size_t i = 0; i < reference.size(); ++i) {
+        ASSERT_EQ(logged[i], reference[i]) << "trigger " << i;
+      }
+      EXPECT_EQ(stored_state(dir), stored_state(reference_dir));
     }
-    EXPECT_EQ(stored_state(logged_dir), stored_state(reference_dir));
   }
 }
 
@@ -272,7 +288,25 @@ TEST_F(CommandLogTest, CommitCheckpointsByItselfWhenTheLogOrTheUnwrittenProfiles
   (void)engine.apply_event("events", *parser.parse(R"({"user_id":"u39"})"), kT);
   EXPECT_TRUE(engine.checkpoint_due());
   ASSERT_TRUE(engine.commit(released).ok());
+  EXPECT_FALSE(engine.checkpoint_due());  // started: written in the background
+  // Later commits take in its outcome once it has landed.
+  for (int i = 0; i < 500 && engine.counters().checkpoints == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_TRUE(engine.commit(released).ok());
+  }
   EXPECT_EQ(engine.counters().checkpoints, 1u);
+  std::size_t stored = 0;
+  ASSERT_TRUE((*store)->scan("P", [&](std::string_view, std::string_view) {
+    ++stored;
+    return true;
+  }).ok());
+  EXPECT_EQ(stored, 40u);
+  // A requested checkpoint is started by the next commit too.
+  (void)engine.apply_event("events", *parser.parse(R"({"user_id":"u40"})"), kT);
+  engine.request_checkpoint();
+  EXPECT_TRUE(engine.checkpoint_due());
+  ASSERT_TRUE(engine.commit(released).ok());
+  EXPECT_FALSE(engine.checkpoint_due());
 }
 
 TEST_F(CommandLogTest, WithoutTheTriggerLogTriggersAreReleasedButNotStored) {

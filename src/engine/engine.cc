@@ -170,11 +170,6 @@ Result<std::vector<Trigger>> decode_trigger_batch(std::string_view bytes) {
   return out;
 }
 
-Engine::Engine(storage::Store& store, EngineOptions options)
-    : store_(store), options_(std::move(options)) {}
-
-Engine::~Engine() = default;
-
 Status Engine::open() {
   // Counters.
   SHOAL_ASSIGN_OR_RETURN(auto counters, store_.get(storage::meta_key(kMetaCounters)));
@@ -323,7 +318,7 @@ Result<Engine::CachedProfile*> Engine::load_profile(model::ProfileId id) {
     it->second.last_used = ++use_clock_;
     return &it->second;
   }
-  if (deleted_profiles_.count(id.value)) return static_cast<CachedProfile*>(nullptr);
+  if (deleted_since_checkpoint(id.value)) return static_cast<CachedProfile*>(nullptr);
   SHOAL_ASSIGN_OR_RETURN(auto bytes, store_.get(storage::profile_key(options_.partition, id)));
   if (!bytes) return static_cast<CachedProfile*>(nullptr);
   SHOAL_ASSIGN_OR_RETURN(model::Profile profile, storage::decode_profile(*bytes));
@@ -368,7 +363,7 @@ Status Engine::ensure_all_profiles_loaded() {
           decode_status = profile.take_error();
           return false;
         }
-        if (!profiles_.count(profile->id.value) && !deleted_profiles_.count(profile->id.value)) {
+        if (!profiles_.count(profile->id.value) && !deleted_since_checkpoint(profile->id.value)) {
           loaded.push_back(std::move(profile).value());
         }
         return true;
@@ -444,7 +439,8 @@ void Engine::merge_into(CachedProfile& survivor, CachedProfile& absorbed) {
   std::uint64_t gone = from.id.value;
   pending_.erase(from.id);
   dirty_profiles_.erase(gone);
-  if (absorbed.in_store) deleted_profiles_.insert(gone);
+  // Also when not in the store yet: a background checkpoint may be writing it.
+  deleted_profiles_.insert(gone);
   // Its timer-index keys are removed when they come due (the profile is gone by then).
   profiles_.erase(gone);  // invalidates `absorbed`
   ++counters_.profiles_merged;
@@ -632,7 +628,7 @@ Status Engine::delete_profile(std::string_view identity_field, std::string_view 
   }
   pending_.erase(p.id);
   dirty_profiles_.erase(p.id.value);
-  if (cached->in_store) deleted_profiles_.insert(p.id.value);
+  deleted_profiles_.insert(p.id.value);  // in the store, or maybe soon (a checkpoint in flight)
   profiles_.erase(p.id.value);
   ++counters_.profiles_deleted;
   --profile_count_;
@@ -835,7 +831,9 @@ Status Engine::profile_ids(std::uint64_t from, std::uint64_t end, std::size_t li
       prefix, storage::profile_key(options_.partition, model::ProfileId{from}),
       [&](std::string_view key, std::string_view) {
         std::uint64_t id = storage::read_u64_be(key.substr(prefix.size()));
-        if (id >= end) return false;
+        // Beyond the watermark a checkpoint in flight may or may not have landed: those come
+        // from memory below, so the answer does not depend on the background write's timing.
+        if (id >= end || id >= checkpoint_profile_id_) return false;
         if (ids.size() >= limit) {
           more = true;
           return false;
@@ -872,7 +870,7 @@ Result<std::size_t> Engine::build_step(std::size_t max_profiles) {
         profile_ids(build.next_id, build.end_id, max_profiles - evaluated, ids, more));
     for (std::uint64_t id : ids) {
       build.next_id = id + 1;
-      if (deleted_profiles_.count(id)) continue;
+      if (deleted_since_checkpoint(id)) continue;
       SHOAL_ASSIGN_OR_RETURN(CachedProfile * cached, load_profile(model::ProfileId{id}));
       if (!cached) continue;
       evaluate_profile(*cached, build.segments, now_);
@@ -913,6 +911,7 @@ const model::Profile* Engine::cached_profile(model::ProfileId id) const {
 }
 
 bool Engine::checkpoint_due() const {
+  if (checkpoint_requested_) return true;
   std::size_t dirty_bound = options_.checkpoint_dirty_profiles
                                 ? options_.checkpoint_dirty_profiles
                                 : std::max<std::size_t>(options_.max_cached_profiles / 2, 1);
@@ -922,11 +921,19 @@ bool Engine::checkpoint_due() const {
 
 Status Engine::commit(std::vector<Trigger>& released,
                       const std::vector<std::pair<std::string, std::string>>& positions) {
-  return write_commit(released, positions, !options_.command_log || checkpoint_due());
+  finish_background_checkpoint(/*wait=*/false);
+  if (!options_.command_log) return write_commit(released, positions, true);
+  const bool due = checkpoint_due();
+  if (due && !options_.background_checkpoints) return write_commit(released, positions, true);
+  SHOAL_RETURN_IF_ERROR(write_commit(released, positions, false));
+  // One checkpoint at a time: a due one waits for the next commit after the last has landed.
+  if (due && !inflight_) start_background_checkpoint();
+  return ok_status();
 }
 
 Status Engine::checkpoint(std::vector<Trigger>& released,
                           const std::vector<std::pair<std::string, std::string>>& positions) {
+  finish_background_checkpoint(/*wait=*/true);
   return write_commit(released, positions, true);
 }
 
@@ -1006,6 +1013,7 @@ Status Engine::write_commit(std::vector<Trigger>& released,
                             bool as_checkpoint) {
   storage::Batch& batch = commit_batch_;
   batch.clear();
+  if (as_checkpoint) checkpoint_requested_ = false;
   const bool log_record = !as_checkpoint && !commands_.empty();
   if (as_checkpoint) {
     write_state(batch);
@@ -1045,15 +1053,7 @@ Status Engine::write_commit(std::vector<Trigger>& released,
       it->second.in_store = true;
       it->second.committed_key_due = it->second.profile.timer_key_due;
     }
-    dirty_profiles_.clear();
-    deleted_profiles_.clear();
-    deleted_timer_keys_.clear();
-    dirty_identities_.clear();
-    dirty_segments_.clear();
-    dirty_mappings_.clear();
-    sizes_dirty_ = false;
-    first_log_seq_ = next_log_seq_;
-    log_bytes_ = 0;
+    mark_checkpointed();
     checkpoint_profile_id_ = next_profile_id_;
   } else if (log_record) {
     ++next_log_seq_;
@@ -1086,7 +1086,7 @@ void Engine::evict_if_needed() {
     for (auto it = profiles_.begin(); it != profiles_.end();) {
       // Only profiles whose state is in the store: not changed since the last checkpoint.
       if (it->second.last_used <= cutoff && !pending_.count(it->second.profile.id) &&
-          it->second.in_store && !dirty_profiles_.count(it->first)) {
+          it->second.in_store && !it->second.in_flight && !dirty_profiles_.count(it->first)) {
         it = profiles_.erase(it);
       } else {
         ++it;
@@ -1096,8 +1096,8 @@ void Engine::evict_if_needed() {
   if (identities_.size() > options_.max_cached_identities) {
     std::size_t target = options_.max_cached_identities * 4 / 5;
     for (auto it = identities_.begin(); it != identities_.end() && identities_.size() > target;) {
-      if (dirty_identities_.count(it->first)) {
-        ++it;  // not in the store until the next checkpoint
+      if (identity_unwritten(it->first)) {
+        ++it;  // not in the store until a checkpoint lands
       } else {
         it = identities_.erase(it);
       }

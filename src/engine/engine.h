@@ -111,6 +111,10 @@ struct EngineOptions {
   // cannot be evicted from memory until then). 0 for the latter: max_cached_profiles / 2.
   std::size_t checkpoint_log_bytes = 64u << 20;
   std::size_t checkpoint_dirty_profiles = 0;
+  // Checkpoints started by commit() are encoded on the engine thread and written by a
+  // background thread while the engine goes on (a checkpoint of 100k profiles is a ~50 MB batch:
+  // writing it inline held every caller for half a second). false: written inline.
+  bool background_checkpoints = true;
 };
 
 struct EngineCounters {
@@ -130,6 +134,7 @@ struct EngineCounters {
   std::uint64_t store_writes = 0;  // keys put or deleted by commits
   std::uint64_t store_bytes = 0;   // bytes of those batches
   std::uint64_t checkpoints = 0;
+  std::uint64_t checkpoint_failures = 0;  // background writes that failed (retried by the next)
   std::uint64_t log_records = 0;       // command-log records written
   std::uint64_t log_bytes = 0;         // their bytes
   std::uint64_t log_records_replayed = 0;  // by open(), after a crash
@@ -146,7 +151,7 @@ struct EventOutcome {
 class Engine {
  public:
   Engine(storage::Store& store, EngineOptions options);
-  ~Engine();
+  ~Engine();  // waits for a checkpoint in flight
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
@@ -213,11 +218,14 @@ class Engine {
   // checkpoint when one is due); then appends those triggers to `released`.
   Status commit(std::vector<Trigger>& released,
                 const std::vector<std::pair<std::string, std::string>>& positions = {});
-  // commit(), always as a checkpoint: the state itself is written and the log is erased (the
-  // server does this every few seconds and when it stops, so a restart re-runs little).
+  // commit(), then a checkpoint written before this returns (after the one in flight, if any):
+  // the state itself is in the store and the log is erased. For stopping, tests and replay.
   Status checkpoint(std::vector<Trigger>& released,
                     const std::vector<std::pair<std::string, std::string>>& positions = {});
-  // True when commit() would checkpoint (log or dirty-profile bound reached).
+  // Makes the next commit() start a checkpoint (the server asks every few seconds).
+  void request_checkpoint() { checkpoint_requested_ = true; }
+  // True when commit() would start a checkpoint (requested, or a log or dirty-profile bound
+  // reached).
   bool checkpoint_due() const;
   // Deletes the outbox records whose triggers all have sequence <= `sequence` (delivered).
   Status acknowledge_through(std::uint64_t sequence);
@@ -249,6 +257,7 @@ class Engine {
     TimestampMs committed_key_due = model::kNoTime;  // profile.timer_key_due as stored
     std::uint64_t last_used = 0;                      // for eviction
     bool in_store = false;
+    bool in_flight = false;  // written by the background checkpoint: not evictable until it lands
   };
   // What must be re-evaluated for a profile when the millisecond closes.
   struct PendingEval {
@@ -319,10 +328,21 @@ class Engine {
   Status restore_checkpoint_state(std::string_view bytes);
   // Puts every change since the last checkpoint into `batch` (deletes first).
   void write_state(storage::Batch& batch);
-  // The shared body of commit() and checkpoint().
+  // The commit's own batch: a log record (or, for a checkpoint, the state), the triggers,
+  // positions, staged writes and the observer's writes.
   Status write_commit(std::vector<Trigger>& released,
                       const std::vector<std::pair<std::string, std::string>>& positions,
                       bool as_checkpoint);
+  // Everything that was dirty is now in the store: clear the dirty sets.
+  void mark_checkpointed();
+  // Starts writing the state as of now on a background thread (after a log commit).
+  void start_background_checkpoint();
+  // Takes in the background checkpoint's outcome once it is written (wait: until it is).
+  void finish_background_checkpoint(bool wait);
+  // Deleted since the last completed checkpoint (the store may still hold it).
+  bool deleted_since_checkpoint(std::uint64_t id) const;
+  // An identity-index change that no completed checkpoint has written yet.
+  bool identity_unwritten(const std::string& cache_key) const;
 
   storage::Store& store_;
   EngineOptions options_;
@@ -383,8 +403,14 @@ class Engine {
   std::uint64_t first_log_seq_ = 1;
   std::uint64_t next_log_seq_ = 1;
   std::size_t log_bytes_ = 0;
-  // Profiles with ids from here on were created after the last checkpoint (not in the store).
+  // Profiles with ids from here on were created after the last completed checkpoint (only in
+  // memory; store scans stop here, so their results do not depend on when a background
+  // checkpoint lands).
   std::uint64_t checkpoint_profile_id_ = 1;
+  bool checkpoint_requested_ = false;
+  // The checkpoint being written in the background: what it covers, to undo on failure.
+  struct InflightCheckpoint;
+  std::unique_ptr<InflightCheckpoint> inflight_;
 
   EngineCounters counters_;
 };

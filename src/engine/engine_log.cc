@@ -12,6 +12,8 @@
 //   'R' bytes alias                 remove_segment
 //   'Q' bytes stream                remove_mapping
 #include <algorithm>
+#include <atomic>
+#include <thread>
 
 #include "engine/engine.h"
 #include "storage/varint.h"
@@ -29,6 +31,117 @@ Error corrupt_log(std::uint64_t seq, std::string_view what) {
 }
 
 }  // namespace
+
+// A checkpoint written by a background thread. The engine thread encoded `batch` at a commit
+// boundary and moved the dirty sets here; they go back if the write fails.
+struct Engine::InflightCheckpoint {
+  storage::Batch batch;
+  std::thread writer;
+  std::atomic<bool> done{false};
+  Status status;  // set by the writer before `done`
+  std::vector<std::uint64_t> profiles;  // written (in_flight set on them until it lands)
+  std::unordered_set<std::uint64_t> deleted;
+  std::unordered_map<std::string, std::optional<model::ProfileId>> identities;
+  std::vector<std::string> deleted_timer_keys;
+  std::map<std::uint32_t, std::optional<std::string>> segments;
+  std::map<std::string, std::optional<std::string>, std::less<>> mappings;
+  std::uint64_t previous_first_log_seq = 0;  // the log it erases starts here
+  std::size_t log_bytes = 0;                 // and has this many bytes
+  std::uint64_t profile_watermark = 0;       // next_profile_id_ at the boundary
+};
+
+Engine::Engine(storage::Store& store, EngineOptions options)
+    : store_(store), options_(std::move(options)) {}
+
+Engine::~Engine() { finish_background_checkpoint(/*wait=*/true); }
+
+void Engine::mark_checkpointed() {
+  dirty_profiles_.clear();
+  deleted_profiles_.clear();
+  deleted_timer_keys_.clear();
+  dirty_identities_.clear();
+  dirty_segments_.clear();
+  dirty_mappings_.clear();
+  sizes_dirty_ = false;
+  first_log_seq_ = next_log_seq_;
+  log_bytes_ = 0;
+}
+
+bool Engine::deleted_since_checkpoint(std::uint64_t id) const {
+  return deleted_profiles_.count(id) || (inflight_ && inflight_->deleted.count(id));
+}
+
+bool Engine::identity_unwritten(const std::string& cache_key) const {
+  return dirty_identities_.count(cache_key) ||
+         (inflight_ && inflight_->identities.count(cache_key));
+}
+
+void Engine::start_background_checkpoint() {
+  auto c = std::make_unique<InflightCheckpoint>();
+  write_state(c->batch);  // the state as of the last log record; erases the log up to it
+  for (std::uint64_t id : dirty_profiles_) {
+    auto it = profiles_.find(id);
+    if (it == profiles_.end()) continue;
+    it->second.in_flight = true;
+    it->second.committed_key_due = it->second.profile.timer_key_due;
+    c->profiles.push_back(id);
+  }
+  c->deleted = std::move(deleted_profiles_);
+  c->identities = std::move(dirty_identities_);
+  c->deleted_timer_keys = std::move(deleted_timer_keys_);
+  c->segments = std::move(dirty_segments_);
+  c->mappings = std::move(dirty_mappings_);
+  c->previous_first_log_seq = first_log_seq_;
+  c->log_bytes = log_bytes_;
+  c->profile_watermark = next_profile_id_;
+  mark_checkpointed();
+  checkpoint_requested_ = false;
+  InflightCheckpoint* raw = c.get();
+  storage::Store* store = &store_;
+  raw->writer = std::thread([raw, store] {
+    raw->status = store->write(raw->batch);
+    raw->done.store(true, std::memory_order_release);
+  });
+  inflight_ = std::move(c);
+}
+
+void Engine::finish_background_checkpoint(bool wait) {
+  if (!inflight_) return;
+  if (!wait && !inflight_->done.load(std::memory_order_acquire)) return;
+  inflight_->writer.join();
+  std::unique_ptr<InflightCheckpoint> c = std::move(inflight_);
+  const bool ok = c->status.ok();
+  for (std::uint64_t id : c->profiles) {
+    auto it = profiles_.find(id);
+    if (it == profiles_.end()) continue;  // merged or deleted since: in deleted_profiles_
+    it->second.in_flight = false;
+    if (ok) {
+      it->second.in_store = true;
+    } else {
+      it->second.committed_key_due = model::kNoTime;  // its timer key is written again
+      dirty_profiles_.insert(id);
+    }
+  }
+  if (ok) {
+    ++counters_.checkpoints;
+    counters_.store_writes += c->batch.count();
+    counters_.store_bytes += c->batch.bytes();
+    checkpoint_profile_id_ = c->profile_watermark;
+    return;
+  }
+  // The next checkpoint writes all of it again, and erases the log from where this one would
+  // have: nothing is lost, the log is only longer.
+  ++counters_.checkpoint_failures;
+  deleted_profiles_.insert(c->deleted.begin(), c->deleted.end());
+  for (auto& [key, id] : c->identities) dirty_identities_.try_emplace(key, id);
+  deleted_timer_keys_.insert(deleted_timer_keys_.end(), c->deleted_timer_keys.begin(),
+                             c->deleted_timer_keys.end());
+  for (auto& [ordinal, text] : c->segments) dirty_segments_.try_emplace(ordinal, text);
+  for (auto& [stream, text] : c->mappings) dirty_mappings_.try_emplace(stream, text);
+  sizes_dirty_ = true;
+  first_log_seq_ = c->previous_first_log_seq;
+  log_bytes_ += c->log_bytes;
+}
 
 void Engine::log_command(char op, std::initializer_list<std::string_view> texts) {
   if (commands_.empty()) commands_.push_back(static_cast<char>(kLogFormat));

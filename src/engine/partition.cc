@@ -130,14 +130,17 @@ void Partition::run_batch(std::vector<Item>& items, bool final) {
   // Timers and build steps change state without items.
   bool changed = !items.empty() || after.evaluations != committed_counters_.evaluations ||
                  after.triggers != committed_counters_.triggers;
-  const auto now = std::chrono::steady_clock::now();
-  const bool checkpoint = final || now - last_checkpoint_ >= options_.checkpoint_interval;
   if (!changed && !final) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_checkpoint_ >= options_.checkpoint_interval) {
+    engine_->request_checkpoint();  // this commit starts it; written in the background
+    last_checkpoint_ = now;
+  }
   released_.clear();
-  Status committed = checkpoint ? engine_->checkpoint(released_) : engine_->commit(released_);
+  // The last one is written before the loop ends, so a restart re-runs no log.
+  Status committed = final ? engine_->checkpoint(released_) : engine_->commit(released_);
   if (committed.ok()) {
     committed_counters_ = engine_->counters();
-    if (checkpoint) last_checkpoint_ = now;
   } else {
     std::lock_guard lock(mutex_);
     ++stats_.commit_failures;

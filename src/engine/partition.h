@@ -28,8 +28,8 @@ struct PartitionOptions {
   std::size_t queue_capacity = 65536;   // submit() refuses beyond this (back-pressure)
   std::chrono::milliseconds idle_wakeup{50};  // timers fire at least this often with no input
   std::size_t build_step_profiles = 2000;     // profiles a background build evaluates per step
-  // A commit at least this long after the last checkpoint is a checkpoint (the engine also
-  // checkpoints when its log or its unwritten profiles grow too large, and stop() does).
+  // A commit at least this long after the last checkpoint starts one (the engine also does when
+  // its log or its unwritten profiles grow too large; stop() writes a last one).
   // Longer: fewer profile writes; shorter: a shorter log to re-run after a crash.
   std::chrono::milliseconds checkpoint_interval{5000};
 };
