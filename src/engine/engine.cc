@@ -316,6 +316,7 @@ Result<Engine::CachedProfile*> Engine::load_profile(model::ProfileId id) {
   auto it = profiles_.find(id.value);
   if (it != profiles_.end()) {
     it->second.last_used = ++use_clock_;
+    snapshot_for_checkpoint(it->second);  // every change to a profile starts here
     return &it->second;
   }
   if (deleted_since_checkpoint(id.value)) return static_cast<CachedProfile*>(nullptr);
@@ -781,6 +782,7 @@ void Engine::close_millisecond() {
   for (auto& [id, pending] : batch) {
     auto it = profiles_.find(id.value);
     if (it == profiles_.end()) continue;
+    snapshot_for_checkpoint(it->second);
     collect_segments(it->second.profile, &pending, at, scratch_segments_);
     evaluate_profile(it->second, scratch_segments_, at);
   }
@@ -937,29 +939,24 @@ Status Engine::checkpoint(std::vector<Trigger>& released,
   return write_commit(released, positions, true);
 }
 
-void Engine::write_state(storage::Batch& batch) {
-  // Deletes first: a key deleted and put again since the last checkpoint must end up put.
-  for (std::uint64_t id : deleted_profiles_) {
-    batch.erase(storage::profile_key(options_.partition, model::ProfileId{id}));
+void Engine::append_state_deletes(storage::Batch& batch, storage::PartitionId partition,
+                          const std::unordered_set<std::uint64_t>& deleted_profiles,
+                          const std::vector<std::string>& deleted_timer_keys) {
+  for (std::uint64_t id : deleted_profiles) {
+    batch.erase(storage::profile_key(partition, model::ProfileId{id}));
   }
-  for (const std::string& key : deleted_timer_keys_) batch.erase(key);
-  std::string buffer;
-  for (std::uint64_t id : dirty_profiles_) {
-    auto it = profiles_.find(id);
-    if (it == profiles_.end()) continue;
-    CachedProfile& cached = it->second;
-    buffer.clear();
-    storage::encode_profile(cached.profile, buffer);
-    batch.put(storage::profile_key(options_.partition, cached.profile.id), buffer);
-    TimestampMs key_due = cached.profile.timer_key_due;
-    if (key_due != cached.committed_key_due && key_due != model::kNoTime) {
-      batch.put(storage::timer_key(options_.partition, key_due, cached.profile.id), "");
-    }
-  }
-  for (const auto& [key, id] : dirty_identities_) {
+  for (const std::string& key : deleted_timer_keys) batch.erase(key);
+}
+
+void Engine::append_index_writes(
+    storage::Batch& batch, storage::PartitionId partition,
+    const std::unordered_map<std::string, std::optional<model::ProfileId>>& identities,
+    const std::map<std::uint32_t, std::optional<std::string>>& segments,
+    const std::map<std::string, std::optional<std::string>, std::less<>>& mappings) {
+  for (const auto& [key, id] : identities) {
     size_t zero = key.find('\0');
-    std::string store_key = storage::identity_key(options_.partition, key.substr(0, zero),
-                                                  key.substr(zero + 1));
+    std::string store_key =
+        storage::identity_key(partition, key.substr(0, zero), key.substr(zero + 1));
     if (id) {
       std::string value;
       put_u64(value, id->value);
@@ -968,7 +965,7 @@ void Engine::write_state(storage::Batch& batch) {
       batch.erase(store_key);
     }
   }
-  for (const auto& [ordinal, text] : dirty_segments_) {
+  for (const auto& [ordinal, text] : segments) {
     std::string key = storage::segment_key(model::SegmentOrdinal{ordinal});
     if (text) {
       batch.put(key, *text);
@@ -976,7 +973,7 @@ void Engine::write_state(storage::Batch& batch) {
       batch.erase(key);
     }
   }
-  for (const auto& [stream, text] : dirty_mappings_) {
+  for (const auto& [stream, text] : mappings) {
     std::string key = storage::mapping_key(stream);
     if (text) {
       batch.put(key, *text);
@@ -984,6 +981,19 @@ void Engine::write_state(storage::Batch& batch) {
       batch.erase(key);
     }
   }
+}
+
+void Engine::encode_profile_writes(const CachedProfile& cached, storage::Batch& batch) {
+  encode_buffer_.clear();
+  storage::encode_profile(cached.profile, encode_buffer_);
+  batch.put(storage::profile_key(options_.partition, cached.profile.id), encode_buffer_);
+  TimestampMs key_due = cached.profile.timer_key_due;
+  if (key_due != cached.committed_key_due && key_due != model::kNoTime) {
+    batch.put(storage::timer_key(options_.partition, key_due, cached.profile.id), "");
+  }
+}
+
+void Engine::append_checkpoint_meta(storage::Batch& batch) {
   std::string counters;
   put_u64(counters, next_profile_id_);
   put_u64(counters, next_seq_);
@@ -1006,6 +1016,18 @@ void Engine::write_state(storage::Batch& batch) {
     batch.erase(storage::command_log_key(seq));
   }
   batch.put(storage::meta_key(kMetaCheckpoint), encode_checkpoint_state());
+}
+
+void Engine::write_state(storage::Batch& batch) {
+  // Deletes first: a key deleted and put again since the last checkpoint must end up put.
+  append_state_deletes(batch, options_.partition, deleted_profiles_, deleted_timer_keys_);
+  for (std::uint64_t id : dirty_profiles_) {
+    auto it = profiles_.find(id);
+    if (it != profiles_.end()) encode_profile_writes(it->second, batch);
+  }
+  append_index_writes(batch, options_.partition, dirty_identities_, dirty_segments_,
+                      dirty_mappings_);
+  append_checkpoint_meta(batch);
 }
 
 Status Engine::write_commit(std::vector<Trigger>& released,

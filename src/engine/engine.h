@@ -111,6 +111,9 @@ struct EngineOptions {
   // cannot be evicted from memory until then). 0 for the latter: max_cached_profiles / 2.
   std::size_t checkpoint_log_bytes = 64u << 20;
   std::size_t checkpoint_dirty_profiles = 0;
+  // A background checkpoint encodes its profiles in slices of this many per commit (so no
+  // commit waits long); a profile about to change is encoded first, as it was.
+  std::size_t checkpoint_slice_profiles = 1000;
   // Checkpoints started by commit() are encoded on the engine thread and written by a
   // background thread while the engine goes on (a checkpoint of 100k profiles is a ~50 MB batch:
   // writing it inline held every caller for half a second). false: written inline.
@@ -258,6 +261,7 @@ class Engine {
     std::uint64_t last_used = 0;                      // for eviction
     bool in_store = false;
     bool in_flight = false;  // written by the background checkpoint: not evictable until it lands
+    bool snapshot_pending = false;  // in that checkpoint, not encoded yet
   };
   // What must be re-evaluated for a profile when the millisecond closes.
   struct PendingEval {
@@ -328,6 +332,27 @@ class Engine {
   Status restore_checkpoint_state(std::string_view bytes);
   // Puts every change since the last checkpoint into `batch` (deletes first).
   void write_state(storage::Batch& batch);
+  // The pieces of a checkpoint's batch, in this order. The static ones read only their
+  // arguments, so the background writer can run them on sets moved out of the engine.
+  static void append_state_deletes(storage::Batch& batch, storage::PartitionId partition,
+                                   const std::unordered_set<std::uint64_t>& deleted_profiles,
+                                   const std::vector<std::string>& deleted_timer_keys);
+  void encode_profile_writes(const CachedProfile& cached, storage::Batch& batch);
+  static void append_index_writes(
+      storage::Batch& batch, storage::PartitionId partition,
+      const std::unordered_map<std::string, std::optional<model::ProfileId>>& identities,
+      const std::map<std::uint32_t, std::optional<std::string>>& segments,
+      const std::map<std::string, std::optional<std::string>, std::less<>>& mappings);
+  void append_checkpoint_meta(storage::Batch& batch);
+  // A profile the checkpoint in flight has yet to encode is about to be used: encode it now, as
+  // it was at the checkpoint's instant.
+  void snapshot_for_checkpoint(CachedProfile& cached) {
+    if (cached.snapshot_pending) encode_snapshot(cached);
+  }
+  void encode_snapshot(CachedProfile& cached);
+  // Encodes up to `max_profiles` more profiles of the checkpoint in flight, and hands it to the
+  // writer thread when all are.
+  void continue_background_checkpoint(std::size_t max_profiles);
   // The commit's own batch: a log record (or, for a checkpoint, the state), the triggers,
   // positions, staged writes and the observer's writes.
   Status write_commit(std::vector<Trigger>& released,
@@ -384,6 +409,7 @@ class Engine {
   // Reused by commit(): a fresh batch regrew (and page-faulted) its buffer to the commit's size
   // every time; reuse took 16% off the export observer's CPU (BENCHMARKS.md "export").
   storage::Batch commit_batch_;
+  std::string encode_buffer_;  // reused by encode_profile_writes
   std::unordered_set<std::uint64_t> deleted_profiles_;
   std::vector<std::string> deleted_timer_keys_;
   std::unordered_map<std::string, std::optional<model::ProfileId>> dirty_identities_;

@@ -32,14 +32,15 @@ Error corrupt_log(std::uint64_t seq, std::string_view what) {
 
 }  // namespace
 
-// A checkpoint written by a background thread. The engine thread encoded `batch` at a commit
-// boundary and moved the dirty sets here; they go back if the write fails.
+// A checkpoint written in the background. At its instant (a commit boundary) the engine moved
+// its dirty sets here and marked the changed profiles; it then encodes those profiles a slice
+// per commit (or just before one changes), and the writer thread assembles and writes the
+// batch. Everything goes back to the engine's dirty sets if the write fails.
 struct Engine::InflightCheckpoint {
-  storage::Batch batch;
-  std::thread writer;
-  std::atomic<bool> done{false};
-  Status status;  // set by the writer before `done`
-  std::vector<std::uint64_t> profiles;  // written (in_flight set on them until it lands)
+  std::vector<std::uint64_t> profiles;  // to write (in_flight set on them until it lands)
+  std::size_t next_to_encode = 0;
+  storage::Batch profile_writes;  // encoded on the engine thread
+  storage::Batch meta;            // counters, sizes, log erasures, checkpoint record
   std::unordered_set<std::uint64_t> deleted;
   std::unordered_map<std::string, std::optional<model::ProfileId>> identities;
   std::vector<std::string> deleted_timer_keys;
@@ -48,6 +49,11 @@ struct Engine::InflightCheckpoint {
   std::uint64_t previous_first_log_seq = 0;  // the log it erases starts here
   std::size_t log_bytes = 0;                 // and has this many bytes
   std::uint64_t profile_watermark = 0;       // next_profile_id_ at the boundary
+
+  std::thread writer;  // started once every profile is encoded
+  std::atomic<bool> done{false};
+  Status status;  // set by the writer before `done`
+  std::size_t written_count = 0, written_bytes = 0;
 };
 
 Engine::Engine(storage::Store& store, EngineOptions options)
@@ -78,14 +84,15 @@ bool Engine::identity_unwritten(const std::string& cache_key) const {
 
 void Engine::start_background_checkpoint() {
   auto c = std::make_unique<InflightCheckpoint>();
-  write_state(c->batch);  // the state as of the last log record; erases the log up to it
+  c->profiles.reserve(dirty_profiles_.size());
   for (std::uint64_t id : dirty_profiles_) {
     auto it = profiles_.find(id);
     if (it == profiles_.end()) continue;
     it->second.in_flight = true;
-    it->second.committed_key_due = it->second.profile.timer_key_due;
+    it->second.snapshot_pending = true;
     c->profiles.push_back(id);
   }
+  append_checkpoint_meta(c->meta);  // the counters and clock of this instant
   c->deleted = std::move(deleted_profiles_);
   c->identities = std::move(dirty_identities_);
   c->deleted_timer_keys = std::move(deleted_timer_keys_);
@@ -96,18 +103,52 @@ void Engine::start_background_checkpoint() {
   c->profile_watermark = next_profile_id_;
   mark_checkpointed();
   checkpoint_requested_ = false;
-  InflightCheckpoint* raw = c.get();
-  storage::Store* store = &store_;
-  raw->writer = std::thread([raw, store] {
-    raw->status = store->write(raw->batch);
-    raw->done.store(true, std::memory_order_release);
-  });
   inflight_ = std::move(c);
+  continue_background_checkpoint(options_.checkpoint_slice_profiles);
+}
+
+void Engine::encode_snapshot(CachedProfile& cached) {
+  encode_profile_writes(cached, inflight_->profile_writes);
+  cached.committed_key_due = cached.profile.timer_key_due;
+  cached.snapshot_pending = false;
+}
+
+void Engine::continue_background_checkpoint(std::size_t max_profiles) {
+  InflightCheckpoint* c = inflight_.get();
+  if (!c || c->writer.joinable()) return;
+  std::size_t encoded = 0;
+  for (; c->next_to_encode < c->profiles.size() && encoded < max_profiles; ++c->next_to_encode) {
+    auto it = profiles_.find(c->profiles[c->next_to_encode]);
+    // Gone ones were encoded before they were merged or deleted.
+    if (it == profiles_.end() || !it->second.snapshot_pending) continue;
+    encode_snapshot(it->second);
+    ++encoded;
+  }
+  if (c->next_to_encode < c->profiles.size()) return;
+  const storage::PartitionId partition = options_.partition;
+  storage::Store* store = &store_;
+  c->writer = std::thread([c, store, partition] {
+    storage::Batch batch;
+    // Deletes first: a key deleted and put again since the last checkpoint must end up put.
+    append_state_deletes(batch, partition, c->deleted, c->deleted_timer_keys);
+    batch.append(c->profile_writes);
+    append_index_writes(batch, partition, c->identities, c->segments, c->mappings);
+    batch.append(c->meta);
+    c->status = store->write(batch);
+    c->written_count = batch.count();
+    c->written_bytes = batch.bytes();
+    c->done.store(true, std::memory_order_release);
+  });
 }
 
 void Engine::finish_background_checkpoint(bool wait) {
   if (!inflight_) return;
-  if (!wait && !inflight_->done.load(std::memory_order_acquire)) return;
+  if (wait) {
+    continue_background_checkpoint(SIZE_MAX);
+  } else if (!inflight_->done.load(std::memory_order_acquire)) {
+    continue_background_checkpoint(options_.checkpoint_slice_profiles);
+    return;
+  }
   inflight_->writer.join();
   std::unique_ptr<InflightCheckpoint> c = std::move(inflight_);
   const bool ok = c->status.ok();
@@ -124,8 +165,8 @@ void Engine::finish_background_checkpoint(bool wait) {
   }
   if (ok) {
     ++counters_.checkpoints;
-    counters_.store_writes += c->batch.count();
-    counters_.store_bytes += c->batch.bytes();
+    counters_.store_writes += c->written_count;
+    counters_.store_bytes += c->written_bytes;
     checkpoint_profile_id_ = c->profile_watermark;
     return;
   }

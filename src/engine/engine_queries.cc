@@ -53,7 +53,9 @@ Status Engine::remove_segment(std::string_view alias) {
   for (const auto& [id, cached] : profiles_) ids.push_back(id);
   std::sort(ids.begin(), ids.end());
   for (std::uint64_t id : ids) {
-    model::Profile& p = profiles_.at(id).profile;
+    CachedProfile& cached = profiles_.at(id);
+    snapshot_for_checkpoint(cached);
+    model::Profile& p = cached.profile;
     const model::Membership* membership = p.membership(ordinal);
     bool had_timer = std::any_of(p.timers.begin(), p.timers.end(),
                                  [&](const model::SegmentTimer& t) { return t.segment == ordinal; });

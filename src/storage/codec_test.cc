@@ -84,5 +84,31 @@ TEST(StoreTest, WritesAreAtomicAndScannable) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(StoreTest, AnAppendedBatchKeepsItsPutsAndDeletesInOrderAfterTheOwnOnes) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("shoal_store_append_test_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto store = Store::open(dir.string(), {});
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  Batch first;
+  first.erase("Pa");   // the appended put of Pa comes later and wins
+  first.put("Pb", "1");
+  Batch second;
+  second.put("Pa", "2");
+  second.erase("Pb");  // comes after first's put: Pb ends up absent
+  second.put("Pc", std::string("x\0y", 3));
+  first.append(second);
+  EXPECT_EQ(first.count(), 5u);
+  ASSERT_TRUE((*store)->write(first).ok());
+  std::vector<std::string> seen;
+  ASSERT_TRUE((*store)->scan("P", [&](std::string_view k, std::string_view v) {
+    seen.push_back(std::string(k) + "=" + std::string(v));
+    return true;
+  }).ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"Pa=2", std::string("Pc=x\0y", 6)}));
+  store->reset();
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace shoal::storage

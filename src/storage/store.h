@@ -34,6 +34,8 @@ class Batch {
   std::size_t count() const;
   std::size_t bytes() const;
   void clear();
+  // Adds `other`'s puts and deletes after this batch's own, in their order.
+  void append(const Batch& other);
   rocksdb::WriteBatch& raw() { return *batch_; }
 
  private:
