@@ -33,6 +33,7 @@ struct Options {
   int checkpoint_ms = 5000;  // as the server's partition (PartitionOptions::checkpoint_interval)
   bool command_log = true;   // false: every commit writes the state itself (the old way)
   bool trigger_log = false;  // as the server (export subscriptions keep their own outboxes)
+  bool background_checkpoints = true;  // false: a checkpoint is written inside its commit
   std::uint64_t seed = 42;
   std::string data_dir;
   bool sync = false;
@@ -53,7 +54,7 @@ bool parse_options(int argc, char** argv, Options& o) {
     if (a == "--help" || a == "-h") {
       std::printf(
           "shoal bench engine [--profiles N] [--events N] [--segments N] [--zipf S] "
-          "[--commit-ms MS] [--checkpoint-ms MS] [--no-command-log] [--trigger-log] [--seed N] [--data-dir DIR] "
+          "[--commit-ms MS] [--checkpoint-ms MS] [--no-command-log] [--trigger-log] [--inline-checkpoints] [--seed N] [--data-dir DIR] "
           "[--sync] [--max-seconds S]\n");
       return false;
     } else if (a == "--sync") {
@@ -62,6 +63,8 @@ bool parse_options(int argc, char** argv, Options& o) {
       o.command_log = false;
     } else if (a == "--trigger-log") {
       o.trigger_log = true;
+    } else if (a == "--inline-checkpoints") {
+      o.background_checkpoints = false;
     } else if ((a == "--checkpoint-ms") && (v = next("--checkpoint-ms"))) {
       o.checkpoint_ms = std::stoi(v);
     } else if ((a == "--profiles") && (v = next("--profiles"))) {
@@ -135,6 +138,7 @@ int run_engine_bench(int argc, char** argv) {
   engine::EngineOptions engine_options;
   engine_options.command_log = o.command_log;
   engine_options.trigger_log = o.trigger_log;
+  engine_options.background_checkpoints = o.background_checkpoints;
   engine::Engine engine(**store, engine_options);
   if (auto s = engine.open(); !s.ok()) {
     std::fprintf(stderr, "%s\n", s.error().message.c_str());
