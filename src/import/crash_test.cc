@@ -1,8 +1,10 @@
 // Exactly once in effect through kill -9: a child process (this test binary, filtered to
-// ImportCrashChild.Run) imports a 2-shard kinesalite stream and is killed with SIGKILL at random
-// instants (seeded); then the import is finished in-process on the same data directory. The
-// profiles and the committed (profile, segment, event) triggers must equal those of an
-// uninterrupted run. Event-time fields make the profiles' times match.
+// ImportCrashChild.Run) imports a 2-shard kinesalite stream of 100,000 events and is killed with
+// SIGKILL at 20 random instants (seeded); then the import is finished in-process on the same
+// data directory. The profiles and the committed (profile, segment, event) triggers must equal
+// those of an uninterrupted run. Event-time fields make the profiles' times match. The children
+// checkpoint the engine every 150 ms, so kills land before, during and after checkpoints and
+// every restart re-runs a command log.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -39,7 +41,7 @@ ConsumerOptions crash_options(const std::string& stream, std::string worker_id) 
   o.min_poll_interval = 200ms;
   o.max_idle_interval = 400ms;
   o.tick = 20ms;
-  o.get_records_limit = 100;  // many small pages, so that kills land between and inside them
+  o.get_records_limit = 500;  // many pages, so that kills land between and inside them
   return o;
 }
 
@@ -66,7 +68,7 @@ bool run_until_caught_up(EngineBed& bed, const std::string& endpoint, const std:
         }
         return true;
       },
-      60s);
+      180s);
   consumer.stop();
   return caught_up;
 }
@@ -106,7 +108,9 @@ TEST(ImportCrashChild, Run) {
   std::size_t a = spec.find('|'), b = spec.rfind('|');
   std::string dir = spec.substr(0, a), endpoint = spec.substr(a + 1, b - a - 1),
               stream = spec.substr(b + 1);
-  EngineBed bed(dir, true);
+  engine::PartitionOptions partition_options;
+  partition_options.checkpoint_interval = 150ms;
+  EngineBed bed(dir, true, partition_options);
   KinesisTestClient k(endpoint);
   RocksDbLeaseStore leases(*bed.store, kJob);
   auto worker_id = load_or_create_worker_id(*bed.store);
@@ -128,7 +132,7 @@ TEST(ImportCrashTest, KillNineAtRandomInstantsThenRestartMatchesAnUninterruptedR
   ASSERT_TRUE(k.client.create_stream({stream, 2, false}).ok());
   std::this_thread::sleep_for(100ms);
 
-  const int users = 300, per_user = 20;
+  const int users = 1000, per_user = 100;  // 100,000 events
   std::vector<std::string> names;
   for (int u = 0; u < users; ++u) names.push_back("cu" + std::to_string(u));
   std::map<std::string, std::string> ends;  // shard -> last sequence number
@@ -138,16 +142,20 @@ TEST(ImportCrashTest, KillNineAtRandomInstantsThenRestartMatchesAnUninterruptedR
       data.push_back("{\"user_id\":\"" + user + "\",\"n\":" + std::to_string(n) +
                      ",\"ts\":" + std::to_string(1'700'000'000'000 + n * 1000) + "}");
     }
-    std::vector<kinesis::PutRecordsEntry> entries;
-    for (int u = 0; u < users; ++u) entries.push_back({data[u], names[u], {}});
-    auto put = k.client.put_records(kinesis::StreamRef::by_name(stream), entries);
-    ASSERT_TRUE(put.ok()) << put.error().to_string();
-    ASSERT_EQ(put->failed_record_count, 0);
-    for (const auto& r : put->records) {
-      auto& last = ends[r.shard_id];
-      if (last.empty() || kinesis::compare_sequence_numbers(r.sequence_number, last) ==
-                              std::strong_ordering::greater) {
-        last = r.sequence_number;
+    for (int first = 0; first < users; first += 500) {  // PutRecords takes <= 500
+      std::vector<kinesis::PutRecordsEntry> entries;
+      for (int u = first; u < std::min(users, first + 500); ++u) {
+        entries.push_back({data[u], names[u], {}});
+      }
+      auto put = k.client.put_records(kinesis::StreamRef::by_name(stream), entries);
+      ASSERT_TRUE(put.ok()) << put.error().to_string();
+      ASSERT_EQ(put->failed_record_count, 0);
+      for (const auto& r : put->records) {
+        auto& last = ends[r.shard_id];
+        if (last.empty() || kinesis::compare_sequence_numbers(r.sequence_number, last) ==
+                                std::strong_ordering::greater) {
+          last = r.sequence_number;
+        }
       }
     }
   }
@@ -166,7 +174,7 @@ TEST(ImportCrashTest, KillNineAtRandomInstantsThenRestartMatchesAnUninterruptedR
   std::uniform_int_distribution<int> delay_ms(150, 1200);
   const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
   const std::string child_env = dir.string() + "|" + emulator.endpoint() + "|" + stream;
-  const int kills = 8;
+  const int kills = 20;
   for (int i = 0; i < kills; ++i) {
     pid_t pid = ::fork();
     ASSERT_GE(pid, 0);
@@ -190,6 +198,12 @@ TEST(ImportCrashTest, KillNineAtRandomInstantsThenRestartMatchesAnUninterruptedR
     if (cp.ok() && cp->has_value()) ++committed_before;
   }
   EXPECT_GT(committed_before, 0u);
+  // The children checkpointed (some kills then landed after one), and the reopened engine
+  // re-ran the command log written after the last one.
+  auto checkpoint = killed.store->get(storage::meta_key("checkpoint"));
+  ASSERT_TRUE(checkpoint.ok());
+  EXPECT_TRUE(checkpoint->has_value());
+  EXPECT_GT(killed.partition->stats().engine.log_records_replayed, 0u);
   ASSERT_TRUE(run_until_caught_up(killed, emulator.endpoint(), stream, ends));
   Outcome actual = read_outcome(killed, names);
   EXPECT_EQ(actual.profiles, expected.profiles);

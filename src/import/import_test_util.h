@@ -66,8 +66,11 @@ class EngineBed {
       : EngineBed(std::filesystem::temp_directory_path() /
                       ("shoal_import_" + std::to_string(::getpid()) + "_" + name),
                   false) {}
-  // A bed in `dir`, kept (and reopened as it is) when `keep`.
-  EngineBed(std::filesystem::path dir, bool keep) : dir_(std::move(dir)), keep_(keep) {
+  // A bed in `dir`, kept (and reopened as it is) when `keep`. `partition_options`: e.g. a short
+  // checkpoint interval, so that kills also land while checkpoints are written.
+  EngineBed(std::filesystem::path dir, bool keep,
+            engine::PartitionOptions partition_options = {})
+      : dir_(std::move(dir)), keep_(keep), partition_options_(partition_options) {
     if (!keep) std::filesystem::remove_all(dir_);
     open();
   }
@@ -80,7 +83,7 @@ class EngineBed {
   void open() {
     store = std::move(storage::Store::open(dir_.string(), {}).value());
     partition = std::make_unique<engine::Partition>(*store, engine::EngineOptions{}, clock,
-                                                    engine::PartitionOptions{}, nullptr);
+                                                    partition_options_, nullptr);
     ASSERT_TRUE(partition->start().ok());
     bool ok = on_engine<bool>(*partition, [](engine::Engine& e) {
       if (e.mapping_for("events") == nullptr && !e.set_mapping(kMapping).ok()) return false;
@@ -132,6 +135,7 @@ class EngineBed {
  private:
   std::filesystem::path dir_;
   bool keep_;
+  engine::PartitionOptions partition_options_;
 };
 
 }  // namespace shoal::import::testing
