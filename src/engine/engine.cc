@@ -1108,7 +1108,8 @@ void Engine::evict_if_needed() {
     for (auto it = profiles_.begin(); it != profiles_.end();) {
       // Only profiles whose state is in the store: not changed since the last checkpoint.
       if (it->second.last_used <= cutoff && !pending_.count(it->second.profile.id) &&
-          it->second.in_store && !it->second.in_flight && !dirty_profiles_.count(it->first)) {
+          it->second.in_store && !it->second.in_flight && !dirty_profiles_.count(it->first) &&
+          !awaiting_encode(it->first)) {
         it = profiles_.erase(it);
       } else {
         ++it;

@@ -260,8 +260,7 @@ class Engine {
     TimestampMs committed_key_due = model::kNoTime;  // profile.timer_key_due as stored
     std::uint64_t last_used = 0;                      // for eviction
     bool in_store = false;
-    bool in_flight = false;  // written by the background checkpoint: not evictable until it lands
-    bool snapshot_pending = false;  // in that checkpoint, not encoded yet
+    bool in_flight = false;  // encoded for the background checkpoint: kept until it lands
   };
   // What must be re-evaluated for a profile when the millisecond closes.
   struct PendingEval {
@@ -347,9 +346,11 @@ class Engine {
   // A profile the checkpoint in flight has yet to encode is about to be used: encode it now, as
   // it was at the checkpoint's instant.
   void snapshot_for_checkpoint(CachedProfile& cached) {
-    if (cached.snapshot_pending) encode_snapshot(cached);
+    if (checkpoint_encoding_) encode_if_awaited(cached);
   }
-  void encode_snapshot(CachedProfile& cached);
+  void encode_if_awaited(CachedProfile& cached);
+  // In the checkpoint in flight and not encoded yet (so not evictable either).
+  bool awaiting_encode(std::uint64_t id) const;
   // Encodes up to `max_profiles` more profiles of the checkpoint in flight, and hands it to the
   // writer thread when all are.
   void continue_background_checkpoint(std::size_t max_profiles);
@@ -434,6 +435,7 @@ class Engine {
   // checkpoint lands).
   std::uint64_t checkpoint_profile_id_ = 1;
   bool checkpoint_requested_ = false;
+  bool checkpoint_encoding_ = false;  // a checkpoint in flight still encodes its profiles
   // The checkpoint being written in the background: what it covers, to undo on failure.
   struct InflightCheckpoint;
   std::unique_ptr<InflightCheckpoint> inflight_;

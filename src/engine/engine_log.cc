@@ -11,6 +11,9 @@
 //   'D' bytes field, bytes value    delete_profile
 //   'R' bytes alias                 remove_segment
 //   'Q' bytes stream                remove_mapping
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <thread>
@@ -37,8 +40,8 @@ Error corrupt_log(std::uint64_t seq, std::string_view what) {
 // per commit (or just before one changes), and the writer thread assembles and writes the
 // batch. Everything goes back to the engine's dirty sets if the write fails.
 struct Engine::InflightCheckpoint {
-  std::vector<std::uint64_t> profiles;  // to write (in_flight set on them until it lands)
-  std::size_t next_to_encode = 0;
+  std::unordered_set<std::uint64_t> to_encode;  // the dirty set at its instant (moved, O(1))
+  std::vector<std::uint64_t> profiles;  // encoded (in_flight set on them until it lands)
   storage::Batch profile_writes;  // encoded on the engine thread
   storage::Batch meta;            // counters, sizes, log erasures, checkpoint record
   std::unordered_set<std::uint64_t> deleted;
@@ -85,13 +88,8 @@ bool Engine::identity_unwritten(const std::string& cache_key) const {
 void Engine::start_background_checkpoint() {
   auto c = std::make_unique<InflightCheckpoint>();
   c->profiles.reserve(dirty_profiles_.size());
-  for (std::uint64_t id : dirty_profiles_) {
-    auto it = profiles_.find(id);
-    if (it == profiles_.end()) continue;
-    it->second.in_flight = true;
-    it->second.snapshot_pending = true;
-    c->profiles.push_back(id);
-  }
+  c->to_encode = std::move(dirty_profiles_);
+  dirty_profiles_ = {};
   append_checkpoint_meta(c->meta);  // the counters and clock of this instant
   c->deleted = std::move(deleted_profiles_);
   c->identities = std::move(dirty_identities_);
@@ -104,30 +102,47 @@ void Engine::start_background_checkpoint() {
   mark_checkpointed();
   checkpoint_requested_ = false;
   inflight_ = std::move(c);
+  checkpoint_encoding_ = true;
   continue_background_checkpoint(options_.checkpoint_slice_profiles);
 }
 
-void Engine::encode_snapshot(CachedProfile& cached) {
-  encode_profile_writes(cached, inflight_->profile_writes);
+bool Engine::awaiting_encode(std::uint64_t id) const {
+  return checkpoint_encoding_ && inflight_->to_encode.count(id) != 0;
+}
+
+void Engine::encode_if_awaited(CachedProfile& cached) {
+  InflightCheckpoint& c = *inflight_;
+  auto it = c.to_encode.find(cached.profile.id.value);
+  if (it == c.to_encode.end()) return;
+  c.to_encode.erase(it);
+  encode_profile_writes(cached, c.profile_writes);
   cached.committed_key_due = cached.profile.timer_key_due;
-  cached.snapshot_pending = false;
+  cached.in_flight = true;
+  c.profiles.push_back(cached.profile.id.value);
 }
 
 void Engine::continue_background_checkpoint(std::size_t max_profiles) {
   InflightCheckpoint* c = inflight_.get();
   if (!c || c->writer.joinable()) return;
   std::size_t encoded = 0;
-  for (; c->next_to_encode < c->profiles.size() && encoded < max_profiles; ++c->next_to_encode) {
-    auto it = profiles_.find(c->profiles[c->next_to_encode]);
-    // Gone ones were encoded before they were merged or deleted.
-    if (it == profiles_.end() || !it->second.snapshot_pending) continue;
-    encode_snapshot(it->second);
+  while (!c->to_encode.empty() && encoded < max_profiles) {
+    std::uint64_t id = *c->to_encode.begin();
+    auto it = profiles_.find(id);
+    if (it == profiles_.end()) {  // not expected: a merge or deletion loads (and encodes) first
+      c->to_encode.erase(c->to_encode.begin());
+      continue;
+    }
+    encode_if_awaited(it->second);
     ++encoded;
   }
-  if (c->next_to_encode < c->profiles.size()) return;
+  if (!c->to_encode.empty()) return;
+  checkpoint_encoding_ = false;
   const storage::PartitionId partition = options_.partition;
   storage::Store* store = &store_;
   c->writer = std::thread([c, store, partition] {
+    // Lowest priority: on a small machine the checkpoint should take longer rather than take
+    // the CPU from the engine thread and the server's I/O threads (Linux nice is per thread).
+    (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19);
     storage::Batch batch;
     // Deletes first: a key deleted and put again since the last checkpoint must end up put.
     append_state_deletes(batch, partition, c->deleted, c->deleted_timer_keys);
