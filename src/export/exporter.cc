@@ -439,7 +439,7 @@ Result<std::size_t> Exporter::replay_dead_letters(std::string_view id_view) {
   std::string id(id_view);
   if (!get(id)) return make_error(ErrorCode::kNotFound, "no subscription has id \"" + id + "\"");
   auto count = std::make_shared<std::size_t>(0);
-  SHOAL_RETURN_IF_ERROR(run_on_engine([this, id, count](engine::Engine& engine) -> Status {
+  auto requeue = [this, id, count](engine::Engine& engine) -> Status {
     Status corrupt = ok_status();
     std::string value;
     SHOAL_RETURN_IF_ERROR(
@@ -459,7 +459,8 @@ Result<std::size_t> Exporter::replay_dead_letters(std::string_view id_view) {
     SHOAL_RETURN_IF_ERROR(corrupt);
     engine.stage_put(storage::meta_key(kSequenceMeta), encode_sequence(next_sequence_));
     return ok_status();
-  }));
+  };
+  SHOAL_RETURN_IF_ERROR(run_on_engine(std::move(requeue)));
   std::lock_guard lock(mutex_);
   auto it = entries_.find(id);
   if (it != entries_.end() && it->second->deliverer) it->second->deliverer->notify();
