@@ -170,12 +170,16 @@ class ExporterTest : public ::testing::Test {
     std::vector<Read> out;
     while (std::chrono::steady_clock::now() < deadline) {
       out.clear();
-      auto shards = direct_->client.list_shards({kinesis::StreamRef::by_name(stream)});
+      kinesis::ListShardsRequest list;
+      list.stream = kinesis::StreamRef::by_name(stream);
+      auto shards = direct_->client.list_shards(list);
       if (!shards.ok()) break;
       for (const kinesis::Shard& shard : *shards) {
-        auto it = direct_->client.get_shard_iterator(
-            {kinesis::StreamRef::by_name(stream), shard.shard_id,
-             kinesis::ShardIteratorType::kTrimHorizon});
+        kinesis::GetShardIteratorRequest from_start;
+        from_start.stream = kinesis::StreamRef::by_name(stream);
+        from_start.shard_id = shard.shard_id;
+        from_start.type = kinesis::ShardIteratorType::kTrimHorizon;
+        auto it = direct_->client.get_shard_iterator(from_start);
         if (!it.ok()) continue;
         std::string iterator = *it;
         for (int pages = 0; pages < 100; ++pages) {
@@ -286,7 +290,9 @@ TEST_F(ExporterTest, EnterOnlyExportFieldsAndTheIdentifierFieldPresentOrAbsent) 
     EXPECT_TRUE(data.contains("plan"));
     EXPECT_FALSE(data.contains("user_id"));
     EXPECT_FALSE(data.contains("email"));
-    if (key != "u1") EXPECT_EQ(key.find_first_not_of("0123456789"), std::string::npos) << key;
+    if (key != "u1") {
+      EXPECT_EQ(key.find_first_not_of("0123456789"), std::string::npos) << key;
+    }
   }
 }
 

@@ -200,9 +200,11 @@ TEST_F(WebhookTest, A2xxAnswerDeliversTheKinesisMessageWithTheConfiguredHeaders)
   // The Kinesis record of the same profile change: the same message but for subscription_id.
   std::vector<kinesis::Record> records;
   for (int i = 0; i < 400 && records.empty(); ++i) {
-    auto it = direct.client.get_shard_iterator({kinesis::StreamRef::by_name(stream),
-                                                "shardId-000000000000",
-                                                kinesis::ShardIteratorType::kTrimHorizon});
+    kinesis::GetShardIteratorRequest from_start;
+    from_start.stream = kinesis::StreamRef::by_name(stream);
+    from_start.shard_id = "shardId-000000000000";
+    from_start.type = kinesis::ShardIteratorType::kTrimHorizon;
+    auto it = direct.client.get_shard_iterator(from_start);
     ASSERT_TRUE(it.ok());
     auto got = direct.client.get_records(*it, 100);
     if (got.ok()) records = got->records;

@@ -70,12 +70,16 @@ class ApiTest : public ::testing::Test {
     authorizations_ = std::make_unique<Authorizations>(*store_, master->key);
     ASSERT_TRUE(authorizations_->load().ok());
     jobs_ = std::make_unique<Jobs>(*store_, clock_);
-    jobs_->add_workflow(Workflow{"test_import", "a workflow for tests", [](const Job& job) {
+    jobs_->add_workflow(Workflow{.name = "test_import",
+                                 .description = "a workflow for tests",
+                                 .validate = [](const Job& job) {
                                    return job.name.empty()
                                               ? Status(make_error(ErrorCode::kInvalidArgument,
                                                                   "name is required"))
                                               : ok_status();
-                                 }});
+                                 },
+                                 .start = {},
+                                 .forget = {}});
     ASSERT_TRUE(jobs_->load().ok());
     api_ = std::make_unique<Api>(*partition_, *keys_, *store_, clock_, api_options_,
                                  authorizations_.get(), jobs_.get());
