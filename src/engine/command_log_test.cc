@@ -202,6 +202,16 @@ class CommandLogTest : public ::testing::Test {
     return state;
   }
 
+  // How many stored keys start with `prefix`.
+  static std::size_t count_keys(const storage::Store& store, std::string_view prefix) {
+    std::size_t n = 0;
+    EXPECT_TRUE(store.scan(prefix, [&](std::string_view, std::string_view) {
+      ++n;
+      return true;
+    }).ok());
+    return n;
+  }
+
   fs::path base_;
 };
 
@@ -240,14 +250,7 @@ TEST_F(CommandLogTest, CommitsWriteOneLogRecordAndACheckpointErasesTheLog) {
   engine.advance_to(kT);
   model::JsonParser parser;
   std::vector<Trigger> released;
-  auto count = [&](std::string_view prefix) {
-    std::size_t n = 0;
-    EXPECT_TRUE((*store)->scan(prefix, [&](std::string_view, std::string_view) {
-      ++n;
-      return true;
-    }).ok());
-    return n;
-  };
+  auto count = [&](std::string_view prefix) { return count_keys(**store, prefix); };
   for (int i = 0; i < 3; ++i) {
     for (int u = 0; u < 50; ++u) {
       (void)engine.apply_event("events", *parser.parse("{\"user_id\":\"u" + std::to_string(u) + "\"}"), kT);
@@ -295,12 +298,7 @@ TEST_F(CommandLogTest, CommitCheckpointsByItselfWhenTheLogOrTheUnwrittenProfiles
     ASSERT_TRUE(engine.commit(released).ok());
   }
   EXPECT_EQ(engine.counters().checkpoints, 1u);
-  std::size_t stored = 0;
-  ASSERT_TRUE((*store)->scan("P", [&](std::string_view, std::string_view) {
-    ++stored;
-    return true;
-  }).ok());
-  EXPECT_EQ(stored, 40u);
+  EXPECT_EQ(count_keys(**store, "P"), 40u);
   // A requested checkpoint is started by the next commit too.
   (void)engine.apply_event("events", *parser.parse(R"({"user_id":"u40"})"), kT);
   engine.request_checkpoint();
@@ -325,12 +323,7 @@ TEST_F(CommandLogTest, WithoutTheTriggerLogTriggersAreReleasedButNotStored) {
   std::vector<Trigger> released;
   ASSERT_TRUE(engine.commit(released).ok());
   ASSERT_EQ(released.size(), 1u);
-  std::size_t stored = 0;
-  ASSERT_TRUE((*store)->scan("O", [&](std::string_view, std::string_view) {
-    ++stored;
-    return true;
-  }).ok());
-  EXPECT_EQ(stored, 0u);
+  EXPECT_EQ(count_keys(**store, "O"), 0u);
   auto outbox = engine.read_outbox(0, 10);
   ASSERT_TRUE(outbox.ok());
   EXPECT_TRUE(outbox->empty());
