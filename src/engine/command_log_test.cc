@@ -307,6 +307,33 @@ TEST_F(CommandLogTest, CommitCheckpointsByItselfWhenTheLogOrTheUnwrittenProfiles
   EXPECT_FALSE(engine.checkpoint_due());
 }
 
+TEST_F(CommandLogTest, ALongLogMakesTheNextCommitCheckpoint) {
+  auto store = storage::Store::open((base_ / "db").string(), {});
+  ASSERT_TRUE(store.ok());
+  EngineOptions o = options(true);
+  o.max_cached_profiles = 1000;
+  o.checkpoint_log_bytes = 2000;
+  Engine engine(**store, o);
+  ASSERT_TRUE(engine.open().ok());
+  ASSERT_TRUE(engine.set_mapping(kMapping).ok());
+  engine.advance_to(kT);
+  model::JsonParser parser;
+  std::vector<Trigger> released;
+  // Each commit adds a log record; once the log passes its bound a commit starts a checkpoint
+  // by itself, and a later commit takes in its outcome.
+  for (int events = 0; events < 1000 && engine.counters().checkpoints == 0; ++events) {
+    (void)engine.apply_event("events", *parser.parse(R"({"user_id":"u1","plan":"pro"})"), kT);
+    ASSERT_TRUE(engine.commit(released).ok());
+    if (events > 0 && engine.counters().checkpoints == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  EXPECT_EQ(engine.counters().checkpoints, 1u);
+  EXPECT_GT(engine.counters().log_records, 5u);  // several records before the bound
+  // The log it covered is gone; only records written after its instant remain.
+  EXPECT_LT(count_keys(**store, "C"), engine.counters().log_records);
+}
+
 TEST_F(CommandLogTest, WithoutTheTriggerLogTriggersAreReleasedButNotStored) {
   auto store = storage::Store::open((base_ / "db").string(), {});
   ASSERT_TRUE(store.ok());
