@@ -1,5 +1,9 @@
 #include "bench/bench_support.h"
 
+#include <dlfcn.h>
+
+#include <string_view>
+
 namespace shoal::bench {
 namespace {
 
@@ -27,6 +31,18 @@ long peak_rss_kb(int who) {
   rusage usage{};
   getrusage(who, &usage);
   return usage.ru_maxrss;
+}
+
+std::string allocator_name() {
+  // jemalloc exports mallctl; looked up at run time so the benchmarks need not link it.
+  using Mallctl = int (*)(const char*, void*, std::size_t*, void*, std::size_t);
+  auto mallctl = reinterpret_cast<Mallctl>(dlsym(RTLD_DEFAULT, "mallctl"));
+  if (mallctl == nullptr) return "glibc malloc";
+  const char* version = nullptr;
+  std::size_t size = sizeof(version);
+  if (mallctl("version", &version, &size, nullptr, 0) != 0 || version == nullptr) return "jemalloc";
+  std::string_view v(version);  // "5.3.0-0-g<commit>"
+  return "jemalloc " + std::string(v.substr(0, v.find('-')));
 }
 
 Result<aws::Credentials> BenchCredentials::get(TimestampMs) {

@@ -17,6 +17,8 @@ double thread_cpu_seconds();
 // User + system seconds of RUSAGE_SELF or RUSAGE_CHILDREN.
 double process_cpu_seconds(int who = RUSAGE_SELF);
 long peak_rss_kb(int who = RUSAGE_SELF);
+// The malloc this process runs on: "jemalloc <version>" or "glibc malloc" (figures differ ~1.4x).
+std::string allocator_name();
 
 // Fixed keys: the sinks and emulators the benchmarks talk to do not check signatures.
 class BenchCredentials final : public aws::CredentialsProvider {

@@ -514,6 +514,7 @@ int run_collect_bench(int argc, char** argv) {
                     events_in ? static_cast<double>(bytes) / static_cast<double>(events_in) : 0.0);
         std::printf("peak RSS          server %.1f MiB, wrk %.1f MiB\n",
                     peak_rss_kb(RUSAGE_SELF) / 1024.0, peak_rss_kb(RUSAGE_CHILDREN) / 1024.0);
+        std::printf("allocator         %s\n", allocator_name().c_str());
         std::printf("profiles          %llu; %llu events in, %.0f acknowledged\n",
                     static_cast<unsigned long long>(after.profiles),
                     static_cast<unsigned long long>(events_in), acknowledged);

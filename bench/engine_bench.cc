@@ -291,6 +291,7 @@ int run_engine_bench(int argc, char** argv) {
               static_cast<unsigned long long>(engine.counters().evaluations));
   std::printf("profiles          %llu\n", static_cast<unsigned long long>(profiles));
   std::printf("peak RSS          %.1f MiB\n", peak_rss_kb() / 1024.0);
+  std::printf("allocator         %s\n", allocator_name().c_str());
   std::printf("disk              %.1f MiB, %.0f bytes/profile\n", disk / 1048576.0,
               profiles ? static_cast<double>(disk) / static_cast<double>(profiles) : 0.0);
   if (o.data_dir.empty()) fs::remove_all(dir, ec);

@@ -729,6 +729,7 @@ int run_export_bench(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  std::printf("allocator: %s\n", allocator_name().c_str());
 
   int failures = 0;
   if (o.mode == "null" || o.mode == "all") {

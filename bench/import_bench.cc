@@ -352,9 +352,9 @@ if (!failure.empty()) {
   std::fprintf(stderr, "import: the consumer failed: %s\n", failure.c_str());
   return 1;
 }
-std::printf("source: %s, %d shards, pages of %d, %d segments, %d users\n",
+std::printf("source: %s, %d shards, pages of %d, %d segments, %d users; %s\n",
             options.kinesalite ? "kinesalite" : "in-process generated pages", options.shards,
-            options.page, options.segments, options.users);
+            options.page, options.segments, options.users, allocator_name().c_str());
 std::printf("events applied: %llu of %lld in %.2f s = %.0f events/s\n",
             static_cast<unsigned long long>(applied), options.events, seconds,
             static_cast<double>(applied) / seconds);
