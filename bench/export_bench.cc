@@ -211,8 +211,8 @@ class Rig {
         const std::int64_t now = steady_ns();
         std::lock_guard lock(probe.mutex);
         for (const engine::Trigger& t : triggers) {
-          probe.committed_ns[t.id] = now;
-          probe.trigger_ids.insert(t.id);
+          probe.committed_ns[t.id()] = now;
+          probe.trigger_ids.insert(t.id());
         }
       }
       return status;

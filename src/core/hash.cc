@@ -1,6 +1,6 @@
 #include "core/hash.h"
 
-#include <cstdio>
+#include <string>
 
 namespace shoal {
 
@@ -16,10 +16,14 @@ std::string hex_id128(std::string_view data) {
     x ^= x >> 33;
     return x;
   };
-  char buf[33];
-  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(mix(a)),
-                static_cast<unsigned long long>(mix(b)));
-  return buf;
+  std::string out(32, '0');
+  auto put_hex = [&out](std::size_t at, std::uint64_t x) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    for (std::size_t i = 16; i-- > 0; x >>= 4) out[at + i] = kDigits[x & 0xf];
+  };
+  put_hex(0, mix(a));
+  put_hex(16, mix(b));
+  return out;
 }
 
 }  // namespace shoal

@@ -64,7 +64,7 @@ std::string trigger_to_json(const Trigger& t) {
     model::write_json(id.values, out);
   }
   out += "},\"id\":\"";
-  out += t.id;
+  out += t.id();
   out += "\"}";
   return out;
 }
@@ -102,6 +102,10 @@ std::string make_trigger_id(model::ProfileId profile, std::string_view segment_i
   put_number(ts);
   put_number(static_cast<std::int64_t>(change_counter));
   return hex_id128(std::string_view(basis, static_cast<std::size_t>(out - basis - 1)));
+}
+
+std::string Trigger::id() const {
+  return make_trigger_id(profile, segment_id, event, ts, change_counter);
 }
 
 void encode_trigger_batch(const std::vector<Trigger>& triggers, std::size_t begin,
@@ -659,7 +663,6 @@ void Engine::emit(const model::Profile& profile, model::SegmentOrdinal ordinal,
   t.entered_ms = entered_ms;
   t.identities = profile.identities;
   t.change_counter = profile.change_counter;
-  t.id = make_trigger_id(profile.id, t.segment_id, event, at, profile.change_counter);
   ++counters_.triggers;
   std::uint64_t& size = segment_sizes_[ordinal.value];
   if (event == TriggerEvent::kEnter) {
@@ -691,17 +694,17 @@ void Engine::evaluate_profile(CachedProfile& cached,
   model::Profile& p = cached.profile;
   model::ProfileFieldSource source(p);
   bool changed = false;
-  for (model::SegmentOrdinal ordinal : segments) {
-    const segment::Segment* seg = catalog_.get(ordinal);
-    if (!seg) {
+  // All segments at once, so each field is looked up once for all of them (evaluation reads
+  // fields only, never memberships, so the changes below cannot affect a later answer).
+  catalog_.evaluate_with_next_change(segments, source, at, scratch_answers_);
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    model::SegmentOrdinal ordinal = segments[i];
+    if (!catalog_.get(ordinal)) {
       p.set_timer(ordinal, model::kNoTime);
       continue;
     }
     ++counters_.evaluations;
-    segment::SegmentAnswer answer = seg->time_dependent
-                                        ? catalog_.evaluate_with_next_change(ordinal, source, at)
-                                        : segment::SegmentAnswer{catalog_.evaluate(ordinal, source, at),
-                                                                 model::kNoTime};
+    const segment::SegmentAnswer& answer = scratch_answers_[i];
     bool in = answer.member;
     const model::Membership* was = p.membership(ordinal);
     if (in && !was) {
@@ -1155,7 +1158,6 @@ Result<std::vector<Trigger>> Engine::read_outbox(std::uint64_t after, std::size_
       const segment::Segment* seg = catalog_.get(t.segment);
       t.segment_id = seg ? seg->id : std::to_string(t.segment.value);
       t.slug = seg ? seg->alias : std::string();
-      t.id = make_trigger_id(t.profile, t.segment_id, t.event, t.ts, t.change_counter);
       out.push_back(std::move(t));
       if (out.size() >= limit) return false;
     }

@@ -54,7 +54,10 @@ struct Trigger {
   TimestampMs entered_ms = 0;  // when the profile entered (== ts for an enter)
   std::vector<model::Identity> identities;  // the profile's identities at that moment
   std::uint64_t change_counter = 0;         // the profile's, when the trigger was emitted
-  std::string id;  // stable: hash of (profile, segment id, event, ts, change counter)
+
+  // Stable: a hash of (profile, segment id, event, ts, change counter). Computed on demand:
+  // most triggers are never exported, and hashing them all cost ~5% of the engine.
+  std::string id() const;
 };
 
 // The trigger's stable id: 32 hex characters hashed from (profile, segment id, event, ts,
@@ -400,6 +403,7 @@ class Engine {
   bool sizes_dirty_ = false;
   std::uint64_t profile_count_ = 0;
   std::vector<model::SegmentOrdinal> scratch_segments_;
+  std::vector<segment::SegmentAnswer> scratch_answers_;  // evaluate_profile's, one per segment
   std::vector<std::string_view> scratch_fields_;
 
   using TimerEntry = std::pair<TimestampMs, std::uint64_t>;  // (due, profile id)

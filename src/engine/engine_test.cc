@@ -109,7 +109,7 @@ TEST_F(EngineTest, CommittedTriggersStayInTheOutboxUntilAcknowledged) {
   std::vector<Trigger> released;
   ASSERT_TRUE(engine.commit(released).ok());
   ASSERT_EQ(released.size(), 2u);
-  EXPECT_NE(released[0].id, released[1].id);
+  EXPECT_NE(released[0].id(), released[1].id());
   auto count_outbox = [&] {
     int n = 0;
     EXPECT_TRUE(store->scan("O", [&](std::string_view, std::string_view) {
@@ -122,7 +122,7 @@ TEST_F(EngineTest, CommittedTriggersStayInTheOutboxUntilAcknowledged) {
   auto pending = engine.read_outbox(0, 100);
   ASSERT_TRUE(pending.ok());
   ASSERT_EQ(pending->size(), 2u);
-  EXPECT_EQ((*pending)[0].id, released[0].id);
+  EXPECT_EQ((*pending)[0].id(), released[0].id());
   EXPECT_EQ((*pending)[0].slug, "all");
   EXPECT_EQ(trigger_to_json((*pending)[1]), trigger_to_json(released[1]));
   EXPECT_EQ((*pending)[1].identities, released[1].identities);
@@ -230,7 +230,6 @@ TEST(TriggerBatchTest, RoundTripsAndRejectsEveryTruncation) {
   a.event = TriggerEvent::kExit;
   a.reason = TriggerReason::kMerged;
   a.entered_ms = 1;
-  a.id = "00ff";
   a.identities.push_back(model::Identity{"user_id", model::ValueList{model::Value("u1")}});
   Trigger b = a;
   b.sequence = 8;

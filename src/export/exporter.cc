@@ -148,7 +148,7 @@ Status Exporter::observe(const engine::Engine& engine,
           const engine::Trigger& t = triggers[mine[k]];
           changed.push_back(t.segment);
           if (!is_wanted(sub, t.event)) continue;
-          if (in.id.empty()) in.id = t.id;
+          if (in.id.empty()) in.id = t.id();
           in.events.push_back(SegmentEvent{t.segment, t.event, t.entered_ms, t.ts});
         }
         if (!in.events.empty()) {

@@ -224,9 +224,11 @@ class SubscriptionApiTest : public ::testing::Test {
     std::vector<kinesis::Record> out;
     for (int attempt = 0; attempt < 300 && out.size() < count; ++attempt) {
       out.clear();
-      auto it = direct_->client.get_shard_iterator({kinesis::StreamRef::by_name(stream),
-                                                    "shardId-000000000000",
-                                                    kinesis::ShardIteratorType::kTrimHorizon});
+      kinesis::GetShardIteratorRequest request;
+      request.stream = kinesis::StreamRef::by_name(stream);
+      request.shard_id = "shardId-000000000000";
+      request.type = kinesis::ShardIteratorType::kTrimHorizon;
+      auto it = direct_->client.get_shard_iterator(request);
       if (!it.ok()) break;
       auto records = direct_->client.get_records(*it, 1000);
       if (records.ok()) out = records->records;
