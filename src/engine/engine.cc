@@ -1,6 +1,7 @@
 #include "engine/engine.h"
 
 #include <algorithm>
+#include <cassert>
 #include <charconv>
 #include <cstring>
 #include <tuple>
@@ -55,7 +56,7 @@ std::string trigger_to_json(const Trigger& t) {
   out += t.profile.to_string();
   out += "\",\"ids\":{";
   bool first = true;
-  for (const model::Identity& id : t.identities) {  // sorted by field
+  for (const model::Identity& id : t.identities()) {  // sorted by field
     if (id.values.as_list().empty()) continue;
     if (!first) out.push_back(',');
     first = false;
@@ -104,6 +105,11 @@ std::string make_trigger_id(model::ProfileId profile, std::string_view segment_i
   return hex_id128(std::string_view(basis, static_cast<std::size_t>(out - basis - 1)));
 }
 
+const std::vector<model::Identity>& Trigger::identities() const {
+  static const std::vector<model::Identity> kNone;
+  return identity_snapshot ? *identity_snapshot : kNone;
+}
+
 std::string Trigger::id() const {
   return make_trigger_id(profile, segment_id, event, ts, change_counter);
 }
@@ -122,8 +128,8 @@ void encode_trigger_batch(const std::vector<Trigger>& triggers, std::size_t begi
                                     (static_cast<std::uint8_t>(t.reason) << 1)));
     put_svarint(out, t.entered_ms);
     put_varint(out, t.change_counter);
-    put_varint(out, t.identities.size());
-    for (const model::Identity& identity : t.identities) {
+    put_varint(out, t.identities().size());
+    for (const model::Identity& identity : t.identities()) {
       put_bytes(out, identity.field);
       put_varint(out, identity.values.as_list().size());
       for (const model::Value& v : identity.values.as_list()) put_bytes(out, v.as_string());
@@ -155,6 +161,7 @@ Result<std::vector<Trigger>> decode_trigger_batch(std::string_view bytes) {
     t.segment = model::SegmentOrdinal{static_cast<std::uint32_t>(ordinal)};
     t.event = static_cast<TriggerEvent>(flags & 1);
     t.reason = static_cast<TriggerReason>(flags >> 1);
+    std::vector<model::Identity> identities;
     for (std::uint64_t k = 0; k < n_ids; ++k) {
       model::Identity identity;
       std::uint64_t n_values = 0;
@@ -166,7 +173,11 @@ Result<std::vector<Trigger>> decode_trigger_batch(std::string_view bytes) {
         if (!in.bytes(value)) return corrupt();
         identity.values.as_list().emplace_back(std::move(value));
       }
-      t.identities.push_back(std::move(identity));
+      identities.push_back(std::move(identity));
+    }
+    if (!identities.empty()) {
+      t.identity_snapshot =
+          std::make_shared<const std::vector<model::Identity>>(std::move(identities));
     }
     out.push_back(std::move(t));
   }
@@ -661,7 +672,12 @@ void Engine::emit(const model::Profile& profile, model::SegmentOrdinal ordinal,
   t.event = event;
   t.reason = reason;
   t.entered_ms = entered_ms;
-  t.identities = profile.identities;
+  // Consecutive triggers are mostly of one profile: they share its identities while unchanged.
+  if (!last_identity_snapshot_ || *last_identity_snapshot_ != profile.identities) {
+    last_identity_snapshot_ =
+        std::make_shared<const std::vector<model::Identity>>(profile.identities);
+  }
+  t.identity_snapshot = last_identity_snapshot_;
   t.change_counter = profile.change_counter;
   ++counters_.triggers;
   std::uint64_t& size = segment_sizes_[ordinal.value];
@@ -697,34 +713,49 @@ void Engine::evaluate_profile(CachedProfile& cached,
   // All segments at once, so each field is looked up once for all of them (evaluation reads
   // fields only, never memberships, so the changes below cannot affect a later answer).
   catalog_.evaluate_with_next_change(segments, source, at, scratch_answers_);
+  // `segments`, memberships and timers are all sorted by ordinal: one merge walk over each
+  // instead of a binary search per segment.
+  assert(std::is_sorted(segments.begin(), segments.end()));
+  std::vector<model::Membership>& memberships = p.memberships;
+  std::vector<model::SegmentTimer>& timers = p.timers;
+  std::size_t m = 0;  // first membership with segment >= ordinal
+  std::size_t t = 0;  // first timer with segment >= ordinal
   for (std::size_t i = 0; i < segments.size(); ++i) {
-    model::SegmentOrdinal ordinal = segments[i];
-    if (!catalog_.get(ordinal)) {
-      p.set_timer(ordinal, model::kNoTime);
-      continue;
+    const model::SegmentOrdinal ordinal = segments[i];
+    while (m < memberships.size() && memberships[m].segment < ordinal) ++m;
+    while (t < timers.size() && timers[t].segment < ordinal) ++t;
+    const bool has_timer = t < timers.size() && timers[t].segment == ordinal;
+    TimestampMs next = model::kNoTime;
+    if (catalog_.get(ordinal)) {
+      ++counters_.evaluations;
+      const segment::SegmentAnswer& answer = scratch_answers_[i];
+      next = answer.next_change;
+      const bool was = m < memberships.size() && memberships[m].segment == ordinal;
+      if (answer.member && !was) {
+        ++p.change_counter;
+        memberships.insert(memberships.begin() + static_cast<std::ptrdiff_t>(m),
+                           model::Membership{ordinal, at});
+        emit(p, ordinal, TriggerEvent::kEnter, TriggerReason::kEval, at, at);
+        changed = true;
+      } else if (!answer.member && was) {
+        TimestampMs entered = memberships[m].entered_ms;
+        ++p.change_counter;
+        memberships.erase(memberships.begin() + static_cast<std::ptrdiff_t>(m));
+        emit(p, ordinal, TriggerEvent::kExit, TriggerReason::kEval, at, entered);
+        changed = true;
+      }
     }
-    ++counters_.evaluations;
-    const segment::SegmentAnswer& answer = scratch_answers_[i];
-    bool in = answer.member;
-    const model::Membership* was = p.membership(ordinal);
-    if (in && !was) {
-      ++p.change_counter;
-      p.set_membership(ordinal, at);
-      emit(p, ordinal, TriggerEvent::kEnter, TriggerReason::kEval, at, at);
-      changed = true;
-    } else if (!in && was) {
-      TimestampMs entered = was->entered_ms;
-      ++p.change_counter;
-      p.erase_membership(ordinal);
-      emit(p, ordinal, TriggerEvent::kExit, TriggerReason::kEval, at, entered);
-      changed = true;
+    // A removed segment keeps no timer.
+    const TimestampMs before = has_timer ? timers[t].due : model::kNoTime;
+    if (next == before) continue;
+    if (next == model::kNoTime) {
+      timers.erase(timers.begin() + static_cast<std::ptrdiff_t>(t));
+    } else if (has_timer) {
+      timers[t].due = next;
+    } else {
+      timers.insert(timers.begin() + static_cast<std::ptrdiff_t>(t), model::SegmentTimer{ordinal, next});
     }
-    TimestampMs before = p.timer_due(ordinal);
-    TimestampMs next = answer.next_change;
-    if (next != before) {
-      p.set_timer(ordinal, next);
-      changed = true;
-    }
+    changed = true;
   }
   if (changed) dirty_profiles_.insert(p.id.value);
   rekey_timer(cached);

@@ -52,8 +52,12 @@ struct Trigger {
   TriggerEvent event = TriggerEvent::kEnter;
   TriggerReason reason = TriggerReason::kEval;
   TimestampMs entered_ms = 0;  // when the profile entered (== ts for an enter)
-  std::vector<model::Identity> identities;  // the profile's identities at that moment
-  std::uint64_t change_counter = 0;         // the profile's, when the trigger was emitted
+  // The profile's identities at that moment, shared by the triggers emitted while they did not
+  // change (copying them into each trigger was ~5% of the engine); null means none.
+  std::shared_ptr<const std::vector<model::Identity>> identity_snapshot;
+  std::uint64_t change_counter = 0;  // the profile's, when the trigger was emitted
+
+  const std::vector<model::Identity>& identities() const;
 
   // Stable: a hash of (profile, segment id, event, ts, change counter). Computed on demand:
   // most triggers are never exported, and hashing them all cost ~5% of the engine.
@@ -403,7 +407,9 @@ class Engine {
   bool sizes_dirty_ = false;
   std::uint64_t profile_count_ = 0;
   std::vector<model::SegmentOrdinal> scratch_segments_;
-  std::vector<segment::SegmentAnswer> scratch_answers_;  // evaluate_profile's, one per segment
+  std::vector<segment::SegmentAnswer> scratch_answers_;
+  // The identities of the last trigger emitted, shared with the next while equal (emit).
+  std::shared_ptr<const std::vector<model::Identity>> last_identity_snapshot_;  // evaluate_profile's, one per segment
   std::vector<std::string_view> scratch_fields_;
 
   using TimerEntry = std::pair<TimestampMs, std::uint64_t>;  // (due, profile id)

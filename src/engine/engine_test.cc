@@ -125,7 +125,7 @@ TEST_F(EngineTest, CommittedTriggersStayInTheOutboxUntilAcknowledged) {
   EXPECT_EQ((*pending)[0].id(), released[0].id());
   EXPECT_EQ((*pending)[0].slug, "all");
   EXPECT_EQ(trigger_to_json((*pending)[1]), trigger_to_json(released[1]));
-  EXPECT_EQ((*pending)[1].identities, released[1].identities);
+  EXPECT_EQ((*pending)[1].identities(), released[1].identities());
   EXPECT_EQ(engine.read_outbox(released[0].sequence, 100)->size(), 1u);
   ASSERT_TRUE(engine.acknowledge_through(released[0].sequence).ok());
   EXPECT_EQ(count_outbox(), 1);  // the record still holds an undelivered trigger
@@ -230,11 +230,12 @@ TEST(TriggerBatchTest, RoundTripsAndRejectsEveryTruncation) {
   a.event = TriggerEvent::kExit;
   a.reason = TriggerReason::kMerged;
   a.entered_ms = 1;
-  a.identities.push_back(model::Identity{"user_id", model::ValueList{model::Value("u1")}});
+  a.identity_snapshot = std::make_shared<const std::vector<model::Identity>>(
+      std::vector<model::Identity>{model::Identity{"user_id", model::ValueList{model::Value("u1")}}});
   Trigger b = a;
   b.sequence = 8;
   b.reason = TriggerReason::kDeleted;
-  b.identities.clear();
+  b.identity_snapshot.reset();
   std::vector<Trigger> batch{a, b};
   std::string bytes;
   encode_trigger_batch(batch, 0, 2, bytes);
@@ -247,7 +248,8 @@ TEST(TriggerBatchTest, RoundTripsAndRejectsEveryTruncation) {
   EXPECT_EQ((*back)[0].segment, a.segment);
   EXPECT_EQ((*back)[0].event, TriggerEvent::kExit);
   EXPECT_EQ((*back)[0].reason, TriggerReason::kMerged);
-  EXPECT_EQ((*back)[0].identities, a.identities);
+  EXPECT_EQ((*back)[0].identities(), a.identities());
+  EXPECT_TRUE((*back)[1].identities().empty());
   EXPECT_EQ((*back)[1].reason, TriggerReason::kDeleted);
   EXPECT_EQ((*back)[0].entered_ms, 1);
   for (std::size_t n = 0; n < bytes.size(); ++n) {

@@ -141,7 +141,7 @@ Status Exporter::observe(const engine::Engine& engine,
         in.subscription_id = sub.id;
         in.ts = first.ts;
         in.profile = profile;
-        in.identities = &first.identities;
+        in.identities = &first.identities();
         in.fields = &sub.fields;
         std::vector<model::SegmentOrdinal> changed;
         for (std::size_t k = group.begin; k < group.end; ++k) {
@@ -164,7 +164,7 @@ Status Exporter::observe(const engine::Engine& engine,
           group.message.clear();
           build_message_json(in, engine.catalog(), group.message);
           group.partition_key =
-              partition_key_for(sub.identifier_field, profile, first.profile, &first.identities);
+              partition_key_for(sub.identifier_field, profile, first.profile, &first.identities());
         }
         for (std::size_t k = group.begin; k < group.end; ++k) {
           const engine::Trigger& t = triggers[mine[k]];

@@ -91,7 +91,7 @@ Outcome read_outcome(EngineBed& bed, const std::vector<std::string>& users) {
   out.trigger_count = triggers.size();
   for (const engine::Trigger& t : triggers) {
     std::string user;
-    for (const model::Identity& id : t.identities) {
+    for (const model::Identity& id : t.identities()) {
       if (id.field == "user_id" && id.values.is_list() && !id.values.as_list().empty()) {
         user = id.values.as_list().front().as_string();
       }
