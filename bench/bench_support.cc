@@ -42,7 +42,13 @@ std::string allocator_name() {
   std::size_t size = sizeof(version);
   if (mallctl("version", &version, &size, nullptr, 0) != 0 || version == nullptr) return "jemalloc";
   std::string_view v(version);  // "5.3.0-0-g<commit>"
-  return "jemalloc " + std::string(v.substr(0, v.find('-')));
+  std::string name = "jemalloc " + std::string(v.substr(0, v.find('-')));
+  const char* thp = nullptr;
+  size = sizeof(thp);
+  if (mallctl("opt.thp", &thp, &size, nullptr, 0) == 0 && thp != nullptr) {
+    name += std::string(", thp:") + thp;
+  }
+  return name;
 }
 
 Result<aws::Credentials> BenchCredentials::get(TimestampMs) {
