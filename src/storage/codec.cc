@@ -156,13 +156,18 @@ void encode_value(const model::Value& value, std::string& out) {
       break;
     case ValueType::kTimes: {
       // Newest first: store the first absolutely, then non-negative gaps.
+      // Series hold up to 1,000 entries and dominate checkpoint encoding: written in place.
       const model::TimeSeries& times = value.as_times();
-      put_varint(out, times.size());
+      const std::size_t start = out.size();
+      out.resize(start + (times.size() + 1) * kMaxVarintBytes);
+      char* const begin = out.data();
+      char* p = write_varint(begin + start, times.size());
       TimestampMs prev = 0;
       for (std::size_t i = 0; i < times.size(); ++i) {
-        put_varint(out, zigzag(i == 0 ? times[i] : prev - times[i]));
+        p = write_varint(p, zigzag(i == 0 ? times[i] : prev - times[i]));
         prev = times[i];
       }
+      out.resize(static_cast<std::size_t>(p - begin));
       break;
     }
     case ValueType::kMap:

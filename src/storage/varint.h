@@ -8,12 +8,23 @@
 
 namespace shoal::storage {
 
-inline void put_varint(std::string& out, std::uint64_t v) {
+// The longest varint: 64 bits in 7-bit groups.
+inline constexpr std::size_t kMaxVarintBytes = 10;
+
+// Writes v at p (room for kMaxVarintBytes) and returns the end.
+inline char* write_varint(char* p, std::uint64_t v) {
   while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    *p++ = static_cast<char>((v & 0x7f) | 0x80);
     v >>= 7;
   }
-  out.push_back(static_cast<char>(v));
+  *p++ = static_cast<char>(v);
+  return p;
+}
+
+inline void put_varint(std::string& out, std::uint64_t v) {
+  // One append instead of a push_back (and its capacity check) per byte.
+  char buf[kMaxVarintBytes];
+  out.append(buf, static_cast<std::size_t>(write_varint(buf, v) - buf));
 }
 
 inline std::uint64_t zigzag(std::int64_t v) {
