@@ -18,7 +18,7 @@ struct Consumer::Counters {
   std::atomic<std::uint64_t> records_read{0}, bytes_read{0}, events_applied{0}, dead_lettered{0},
       get_records_calls{0}, throttles{0}, transient_errors{0}, iterator_resets{0},
       pages_committed{0}, fenced_checkpoints{0}, backpressure_waits{0}, leases_taken{0},
-      leases_lost{0}, shards_finished{0};
+      leases_stolen{0}, leases_lost{0}, shards_finished{0};
 };
 
 struct Consumer::ShardWorker {
@@ -272,11 +272,18 @@ void Consumer::take() {
     return now - seen.changed_ms >= options_.failover_time.count();
   };
   std::vector<const Lease*> candidates;
+  std::map<std::string, std::vector<const Lease*>> held_by_others;  // live owners' leases
   for (const Lease& lease : leases) {
     bool is_expired = expired(lease);
     if (lease.finished) continue;
     ++unfinished;
-    if (!lease.owner.empty() && !is_expired) live_owners.insert(lease.owner);
+    if (!lease.owner.empty() && !is_expired) {
+      live_owners.insert(lease.owner);
+      // (A lease this worker still runs a stopping worker for is not stealable.)
+      if (lease.owner != options_.worker_id && workers_.count(lease.shard_id) == 0) {
+        held_by_others[lease.owner].push_back(&lease);
+      }
+    }
     if (workers_.count(lease.shard_id) != 0) continue;
     if (lease.owner.empty() || lease.owner == options_.worker_id || is_expired) {
       candidates.push_back(&lease);
@@ -301,21 +308,54 @@ void Consumer::take() {
     taken.counter = lease->counter + 1;
     if (!leases_.update(taken, lease->counter).ok()) continue;
     ++counters_->leases_taken;
-    auto worker = std::make_unique<ShardWorker>();
-    worker->lease = taken;
-    worker->counter = taken.counter;
-    worker->status.shard_id = taken.shard_id;
-    ShardWorker* raw = worker.get();
-    {
-      std::lock_guard lock(workers_mutex_);
-      workers_.emplace(taken.shard_id, std::move(worker));
-    }
-    raw->thread = std::thread([this, raw] {
-      run_worker(*raw);
-      raw->exited = true;
-    });
+    start_worker(taken);
     ++owned;
   }
+  if (owned < target) steal(held_by_others, target, parent_finished);
+}
+
+void Consumer::steal(const std::map<std::string, std::vector<const Lease*>>& held_by_others,
+                     std::size_t target,
+                     const std::function<bool(const std::string&)>& parent_finished) {
+  // The KCL's balancing: nothing free is left and this worker holds fewer than its share, so it
+  // takes one lease from the most loaded live worker if that one holds more than the share. One
+  // per pass, and only from a worker above the target, so the workers converge and never swap a
+  // lease back and forth. The victim learns it at its next renewal; until then the fence refuses
+  // its checkpoints (a page it applies after the steal is refused, not committed).
+  const std::vector<const Lease*>* most = nullptr;
+  for (const auto& [owner, held] : held_by_others) {
+    if (!most || held.size() > most->size()) most = &held;
+  }
+  if (!most || most->size() <= target) return;
+  // The victim's last shard in id order: deterministic, and the same one on every pass until
+  // the steal succeeds (it may be refused while that shard's checkpoint is in flight).
+  const Lease* lease = *std::max_element(
+      most->begin(), most->end(),
+      [](const Lease* a, const Lease* b) { return a->shard_id < b->shard_id; });
+  if (!std::all_of(lease->parents.begin(), lease->parents.end(), parent_finished)) return;
+  Lease taken = *lease;
+  taken.owner = options_.worker_id;
+  taken.counter = lease->counter + 1;
+  if (!leases_.update(taken, lease->counter).ok()) return;  // renewed or busy: next pass
+  ++counters_->leases_taken;
+  ++counters_->leases_stolen;
+  start_worker(taken);
+}
+
+void Consumer::start_worker(const Lease& taken) {
+  auto worker = std::make_unique<ShardWorker>();
+  worker->lease = taken;
+  worker->counter = taken.counter;
+  worker->status.shard_id = taken.shard_id;
+  ShardWorker* raw = worker.get();
+  {
+    std::lock_guard lock(workers_mutex_);
+    workers_.emplace(taken.shard_id, std::move(worker));
+  }
+  raw->thread = std::thread([this, raw] {
+    run_worker(*raw);
+    raw->exited = true;
+  });
 }
 
 // --- shard worker ---
@@ -663,6 +703,7 @@ ImportCounters Consumer::counters() const {
   out.fenced_checkpoints = c.fenced_checkpoints;
   out.backpressure_waits = c.backpressure_waits;
   out.leases_taken = c.leases_taken;
+  out.leases_stolen = c.leases_stolen;
   out.leases_lost = c.leases_lost;
   out.shards_finished = c.shards_finished;
   std::lock_guard lock(workers_mutex_);

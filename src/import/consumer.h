@@ -67,7 +67,8 @@ struct ImportCounters {
   std::uint64_t pages_committed = 0;
   std::uint64_t fenced_checkpoints = 0;
   std::uint64_t backpressure_waits = 0;
-  std::uint64_t leases_taken = 0;
+  std::uint64_t leases_taken = 0;   // free, expired, own or stolen
+  std::uint64_t leases_stolen = 0;  // from a live worker holding more than its share
   std::uint64_t leases_lost = 0;
   std::uint64_t shards_finished = 0;
   std::uint64_t shards_owned = 0;          // now
@@ -122,6 +123,10 @@ class Consumer {
   Status discover(bool first);
   void renew();
   void take();
+  // Takes one lease from the most loaded live worker when it holds more than `target`.
+  void steal(const std::map<std::string, std::vector<const Lease*>>& held_by_others,
+             std::size_t target, const std::function<bool(const std::string&)>& parent_finished);
+  void start_worker(const Lease& taken);
   // Joins the workers that exited (`all`: every stopped one) and releases or finishes leases.
   void reap(bool release, bool all);
   void stop_threads(bool release);

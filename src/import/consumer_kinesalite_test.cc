@@ -510,6 +510,33 @@ TEST_F(ImportKinesaliteTest, AnotherWorkerTakesOverACrashedWorkersShardsWithinTh
   expect_exact(user_names("c", 10), 2);
 }
 
+TEST_F(ImportKinesaliteTest, ALateWorkerStealsItsShareFromABusyOneWithoutLosingAnEvent) {
+  std::string stream = create_stream(5);
+  std::vector<std::string> users = user_names("w", 40);
+  put(stream, events("w", 40, 1));
+  Consumer& a = start_consumer(options(stream, "worker-a"));
+  ASSERT_TRUE(wait_for_counts(users, 1)) << fatal();
+  ASSERT_EQ(a.counters().shards_owned, 5u);
+  Consumer& b = start_consumer(options(stream, "worker-b"));
+  put(stream, events("w", 40, 2, 2));  // arrives while the leases move
+  // Shares of 5 over 2 workers: b steals one lease per pass until a holds no more than 3.
+  ASSERT_TRUE(wait_for([&] {
+    return a.counters().shards_owned == 3 && b.counters().shards_owned == 2;
+  }, 10s)) << "a owns " << a.counters().shards_owned << ", b owns " << b.counters().shards_owned
+           << "; " << fatal();
+  put(stream, events("w", 40, 3, 3));
+  ASSERT_TRUE(wait_for_counts(users, 3)) << fatal();
+  // Several renewal periods later nothing has moved back (a at 3 is not above its share).
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(a.counters().shards_owned, 3u);
+  EXPECT_EQ(b.counters().shards_owned, 2u);
+  EXPECT_EQ(b.counters().leases_stolen, 2u);
+  EXPECT_EQ(a.counters().leases_stolen, 0u);
+  EXPECT_EQ(a.counters().leases_lost, 2u);
+  expect_exact(users, 3);
+  EXPECT_EQ(a.counters().events_applied + b.counters().events_applied, 120u);
+}
+
 TEST_F(ImportKinesaliteTest, ARestartedWorkerReclaimsItsOwnLeasesAtOnce) {
   std::string stream = create_stream(2);
   put(stream, events("s", 10, 1));

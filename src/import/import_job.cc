@@ -11,7 +11,7 @@ std::map<std::string, std::uint64_t> counter_map(const ImportCounters& c) {
           {"get_records_calls", c.get_records_calls}, {"throttles", c.throttles},
           {"transient_errors", c.transient_errors},   {"iterator_resets", c.iterator_resets},
           {"pages_committed", c.pages_committed},     {"fenced_checkpoints", c.fenced_checkpoints},
-          {"leases_taken", c.leases_taken},           {"leases_lost", c.leases_lost},
+          {"leases_taken", c.leases_taken}, {"leases_stolen", c.leases_stolen},           {"leases_lost", c.leases_lost},
           {"shards_finished", c.shards_finished}};
 }
 
