@@ -150,6 +150,20 @@ Result<import::ImportJobConfig> parse_import_config(const Job& job) {
       out.region.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos) {
     return bad("config.region must be an AWS region such as us-east-1");
   }
+  if (!arn.empty()) {
+    // arn:<partition>:kinesis:<region>:<account>:stream/<name>: Kinesis answers "not found" to a
+    // request signed for another region, so say which two disagree now.
+    std::vector<std::string_view> parts;
+    for (std::size_t begin = 0, colon; parts.size() < 5; begin = colon + 1) {
+      colon = arn.find(':', begin);
+      if (colon == std::string::npos) break;
+      parts.push_back(std::string_view(arn).substr(begin, colon - begin));
+    }
+    if (parts.size() == 5 && parts[3] != out.region) {
+      return bad("config.kinesis_stream_arn is in region " + std::string(parts[3]) +
+                 " but config.region is " + out.region + ": they must match");
+    }
+  }
   SHOAL_ASSIGN_OR_RETURN(out.endpoint, string_field(config, "endpoint"));
   if (!out.endpoint.empty() && out.endpoint.rfind("http://", 0) != 0 &&
       out.endpoint.rfind("https://", 0) != 0) {

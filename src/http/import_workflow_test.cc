@@ -96,6 +96,14 @@ TEST(ImportConfigTest, ErrorsNameTheField) {
   EXPECT_EQ(
       config_error(R"({"stream":"e","kinesis_stream_arn":"arn:aws:kinesis:us-east-1:1:stream/c"})"),
       "");
+  // A stream ARN of another region than the job's: both named.
+  std::string mismatch = config_error(
+      R"({"stream":"e","region":"us-east-1","kinesis_stream_arn":"arn:aws:kinesis:eu-west-1:1:stream/c"})");
+  EXPECT_NE(mismatch.find("eu-west-1"), std::string::npos) << mismatch;
+  EXPECT_NE(mismatch.find("config.region is us-east-1"), std::string::npos) << mismatch;
+  EXPECT_EQ(config_error(R"({"stream":"e","region":"eu-west-1",)"
+                         R"("kinesis_stream_arn":"arn:aws:kinesis:eu-west-1:1:stream/c"})"),
+            "");
 }
 
 struct Reply {

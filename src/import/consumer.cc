@@ -121,7 +121,7 @@ std::chrono::milliseconds Consumer::backoff(std::chrono::milliseconds base, int 
 
 // The job's message for a failed call: permissions name the IAM action.
 static std::string describe_failure(std::string_view operation, const Error& error,
-                                    const kinesis::StreamRef& stream) {
+                                    const kinesis::StreamRef& stream, std::string_view region) {
   std::string name = stream.name.empty() ? stream.arn : stream.name;
   if (error.code == ErrorCode::kPermissionDenied) {
     return "the credentials may not call " + iam_action(operation) + " on stream '" + name +
@@ -132,7 +132,10 @@ static std::string describe_failure(std::string_view operation, const Error& err
            "': " + error.message;
   }
   if (error.code == ErrorCode::kNotFound) {
-    return "stream '" + name + "' was not found (" + std::string(operation) + "): " + error.message;
+    // The usual cause besides a typo: the job's region is not the stream's.
+    return "stream '" + name + "' was not found in region " + std::string(region) + " (" +
+           std::string(operation) + "; check the stream name and the job's region): " +
+           error.message;
   }
   return std::string(operation) + " on stream '" + name + "' keeps failing: " + error.message;
 }
@@ -157,12 +160,14 @@ void Consumer::run_coordinator() {
         next_discovery_ms_ = now + options_.discovery_interval.count();
       } else {
         if (is_fatal(found.error())) {
-          report_fatal(describe_failure("ListShards", found.error(), options_.stream));
+          report_fatal(
+              describe_failure("ListShards", found.error(), options_.stream, client_.region()));
           return;
         }
         if (discovery_failing_since_ == 0) discovery_failing_since_ = now;
         if (now - discovery_failing_since_ > options_.error_after.count()) {
-          report_fatal(describe_failure("ListShards", found.error(), options_.stream));
+          report_fatal(
+              describe_failure("ListShards", found.error(), options_.stream, client_.region()));
           return;
         }
         ++counters_->transient_errors;
@@ -392,12 +397,12 @@ void Consumer::run_worker(ShardWorker& worker) {
   auto failed = [&](std::string_view operation, const Error& error) -> bool {
     TimestampMs now = clock_.now_ms();
     if (is_fatal(error)) {
-      report_fatal(describe_failure(operation, error, options_.stream));
+      report_fatal(describe_failure(operation, error, options_.stream, client_.region()));
       return false;
     }
     if (failing_since == 0) failing_since = now;
     if (now - failing_since > options_.error_after.count()) {
-      report_fatal(describe_failure(operation, error, options_.stream));
+      report_fatal(describe_failure(operation, error, options_.stream, client_.region()));
       return false;
     }
     ++failures;

@@ -108,5 +108,51 @@ TEST(ImportKinesisLocalTest, UpdateShardCountWhileImportingLosesNothingAndKeepsP
   EXPECT_EQ(failure, "");
 }
 
+// kinesis-local keeps streams per region, as Kinesis does: a job signed for another region than
+// its stream's gets "not found", and the job error must name the region it looked in.
+TEST(ImportKinesisLocalTest, AWrongRegionIsAJobErrorNamingTheRegion) {
+  if (std::string reason = KinesisEmulator::unavailable_reason(local_options()); !reason.empty()) {
+    GTEST_SKIP() << reason;
+  }
+  KinesisEmulator emulator(local_options());
+  ASSERT_TRUE(emulator.start().ok()) << emulator.output();
+  KinesisTestClient right(emulator.endpoint(), "us-east-1");
+  kinesis::ListShardsRequest list;
+  list.stream = kinesis::StreamRef::by_name("resharded");
+  ASSERT_TRUE(right.client.list_shards(list).ok()) << "the stream exists in us-east-1";
+  KinesisTestClient wrong(emulator.endpoint(), "eu-west-1");
+
+  EngineBed bed("kinesis_local_region");
+  RocksDbLeaseStore leases(*bed.store, "job-region");
+  ConsumerOptions o;
+  o.job_id = "job-region";
+  o.target_stream = "events";
+  o.stream = kinesis::StreamRef::by_name("resharded");
+  o.worker_id = "worker-region";
+  o.error_backoff = 50ms;
+  o.max_backoff = 200ms;
+  o.error_after = 500ms;
+  o.tick = 20ms;
+  std::string failure;
+  std::mutex failure_mutex;
+  Consumer consumer(o, wrong.client, leases, *bed.store, *bed.partition, bed.clock,
+                    [&](std::string message) {
+                      std::lock_guard lock(failure_mutex);
+                      failure = message;
+                    });
+  ASSERT_TRUE(consumer.start().ok());
+  ASSERT_TRUE(wait_for(
+      [&] {
+        std::lock_guard lock(failure_mutex);
+        return !failure.empty();
+      },
+      20s));
+  consumer.stop();
+  std::lock_guard lock(failure_mutex);
+  EXPECT_NE(failure.find("stream 'resharded' was not found in region eu-west-1"), std::string::npos)
+      << failure;
+  EXPECT_NE(failure.find("region"), std::string::npos) << failure;
+}
+
 }  // namespace
 }  // namespace shoal::import

@@ -436,7 +436,8 @@ std::string kinesis_endpoint_for_region(std::string_view region) {
 KinesisClient::KinesisClient(KinesisClientOptions options, aws::HttpClient& http,
                              aws::CredentialsProvider& credentials, const Clock& clock,
                              aws::RetryPolicy* retry_policy, aws::Sleeper* sleeper)
-    : endpoint_(options.endpoint.empty() ? kinesis_endpoint_for_region(options.region)
+    : region_(options.region),
+      endpoint_(options.endpoint.empty() ? kinesis_endpoint_for_region(options.region)
                                          : options.endpoint),
       http_(http),
       credentials_(credentials),

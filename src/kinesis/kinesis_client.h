@@ -185,6 +185,7 @@ class KinesisClient {
                 aws::RetryPolicy* retry_policy = nullptr, aws::Sleeper* sleeper = nullptr);
 
   const std::string& endpoint() const { return endpoint_; }
+  const std::string& region() const { return region_; }
 
   // Every stream name of the account and region (all pages).
   Result<std::vector<std::string>> list_streams();
@@ -216,6 +217,7 @@ class KinesisClient {
   Result<std::string> attempt(std::string_view operation, aws::HttpRequest& request,
                               AttemptOutcome& outcome);
 
+  std::string region_;
   std::string endpoint_;
   std::string host_;
   aws::HttpClient& http_;
