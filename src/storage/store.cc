@@ -89,7 +89,21 @@ Result<std::optional<std::string>> Store::get(std::string_view key) const {
   return std::optional<std::string>(std::move(value));
 }
 
+void Store::set_write_fault_for_testing(WriteFault fault) {
+  std::lock_guard lock(write_fault_mutex_);
+  write_fault_ = std::move(fault);
+  has_write_fault_.store(static_cast<bool>(write_fault_), std::memory_order_release);
+}
+
 Status Store::write(Batch& batch) {
+  if (has_write_fault_.load(std::memory_order_acquire)) {
+    WriteFault fault;
+    {
+      std::lock_guard lock(write_fault_mutex_);
+      fault = write_fault_;
+    }
+    if (fault) SHOAL_RETURN_IF_ERROR(fault(batch));
+  }
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync_writes;
   rocksdb::Status s = db_->Write(wo, &batch.raw());

@@ -2,8 +2,10 @@
 // Store: the node's one RocksDB database. Every key starts with a record type byte and, for
 // partitioned records, a 2-byte partition id, so one atomic WriteBatch spans all partitions.
 // Thread-safe (RocksDB is); a Batch belongs to one thread.
+#include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -61,11 +63,19 @@ class Store {
   std::uint64_t approximate_size() const;
   const std::string& path() const { return path_; }
 
+  // Tests: a write for which `fault` returns an error fails with it and writes nothing (RocksDB
+  // cannot be made to fail a chosen write). Called on the writing thread; null removes it.
+  using WriteFault = std::function<Status(const Batch&)>;
+  void set_write_fault_for_testing(WriteFault fault);
+
  private:
   Store(std::unique_ptr<rocksdb::DB> db, std::string path, StoreOptions options);
   std::unique_ptr<rocksdb::DB> db_;
   std::string path_;
   StoreOptions options_;
+  std::atomic<bool> has_write_fault_{false};  // checked first, so writes pay one load
+  std::mutex write_fault_mutex_;
+  WriteFault write_fault_;
 };
 
 }  // namespace shoal::storage
