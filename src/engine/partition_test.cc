@@ -168,6 +168,42 @@ TEST_F(PartitionTest, StopCommitsQueuedItemsAndRefusesLaterOnes) {
   EXPECT_EQ(partition_->stats().engine.events_applied, 100u);
 }
 
+// A clean stop ends with a checkpoint: the store holds every profile and no command log, so the
+// next start replays nothing.
+TEST_F(PartitionTest, StopEndsWithACheckpointSoTheNextStartReplaysNothing) {
+  PartitionOptions options;
+  options.checkpoint_interval = std::chrono::hours(1);  // no periodic checkpoint meanwhile
+  start(options);
+  ASSERT_TRUE(run([](Engine& engine) { ASSERT_TRUE(engine.set_mapping(kMapping).ok()); }).ok());
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(run([i](Engine& engine) {
+                  engine.apply_event("events",
+                                     parse(R"({"user_id":"u)" + std::to_string(i) + "\"}"), kT);
+                }).ok());
+  }
+  auto count = [&](std::string_view prefix) {
+    std::size_t n = 0;
+    EXPECT_TRUE(store_->scan(prefix, [&](std::string_view, std::string_view) {
+      ++n;
+      return true;
+    }).ok());
+    return n;
+  };
+  EXPECT_GE(count("C"), 20u);  // committed as log records so far
+  partition_->stop();
+  EXPECT_EQ(count("C"), 0u);
+  partition_.reset();
+
+  Engine reopened(*store_, EngineOptions{});
+  ASSERT_TRUE(reopened.open().ok());
+  EXPECT_EQ(reopened.counters().log_records_replayed, 0u);
+  for (int i = 0; i < 20; ++i) {
+    auto profile = reopened.find_profile("user_id", "u" + std::to_string(i));
+    ASSERT_TRUE(profile.ok());
+    EXPECT_NE(*profile, nullptr) << "u" << i;
+  }
+}
+
 TEST_F(PartitionTest, RefusesWorkBeyondTheQueueCapacity) {
   PartitionOptions options;
   options.queue_capacity = 2;
