@@ -946,13 +946,16 @@ const model::Profile* Engine::cached_profile(model::ProfileId id) const {
   return it == profiles_.end() ? nullptr : &it->second.profile;
 }
 
+std::size_t Engine::dirty_profile_bound() const {
+  return options_.checkpoint_dirty_profiles
+             ? options_.checkpoint_dirty_profiles
+             : std::max<std::size_t>(options_.max_cached_profiles / 2, 1);
+}
+
 bool Engine::checkpoint_due() const {
   if (checkpoint_requested_) return true;
-  std::size_t dirty_bound = options_.checkpoint_dirty_profiles
-                                ? options_.checkpoint_dirty_profiles
-                                : std::max<std::size_t>(options_.max_cached_profiles / 2, 1);
   return log_bytes_ + commands_.size() >= options_.checkpoint_log_bytes ||
-         dirty_profiles_.size() >= dirty_bound;
+         dirty_profiles_.size() >= dirty_profile_bound();
 }
 
 Status Engine::commit(std::vector<Trigger>& released,
@@ -962,7 +965,12 @@ Status Engine::commit(std::vector<Trigger>& released,
   const bool due = checkpoint_due();
   if (due && !options_.background_checkpoints) return write_commit(released, positions, true);
   SHOAL_RETURN_IF_ERROR(write_commit(released, positions, false));
-  // One checkpoint at a time: a due one waits for the next commit after the last has landed.
+  // One checkpoint at a time: a due one waits for the next commit after the last has landed,
+  // unless the profiles changed since have reached twice the bound: then this commit waits for
+  // it, so that memory stays bounded when the writer falls behind.
+  if (due && inflight_ && dirty_profiles_.size() >= 2 * dirty_profile_bound()) {
+    finish_background_checkpoint(/*wait=*/true);
+  }
   if (due && !inflight_) start_background_checkpoint();
   return ok_status();
 }
@@ -1129,7 +1137,13 @@ Status Engine::write_commit(std::vector<Trigger>& released,
 }
 
 void Engine::evict_if_needed() {
-  if (profiles_.size() > options_.max_cached_profiles && builds_.empty()) {
+  // A pass may leave the cache above its limit (profiles changed since the last checkpoint must
+  // stay): the next pass waits until another tenth has come in, so a full cache does not cost
+  // a scan of every cached profile per new one.
+  const std::size_t profile_limit =
+      std::max(options_.max_cached_profiles, evict_profiles_above_);
+  if (profiles_.size() > profile_limit && builds_.empty()) {
+    ++counters_.eviction_passes;
     // Drop the least recently used fifth of the clean profiles.
     std::vector<std::uint64_t> uses;
     uses.reserve(profiles_.size());
@@ -1149,8 +1163,13 @@ void Engine::evict_if_needed() {
         ++it;
       }
     }
+    evict_profiles_above_ = profiles_.size() > options_.max_cached_profiles
+                                ? profiles_.size() + options_.max_cached_profiles / 10
+                                : 0;
   }
-  if (identities_.size() > options_.max_cached_identities) {
+  const std::size_t identity_limit =
+      std::max(options_.max_cached_identities, evict_identities_above_);
+  if (identities_.size() > identity_limit) {
     std::size_t target = options_.max_cached_identities * 4 / 5;
     for (auto it = identities_.begin(); it != identities_.end() && identities_.size() > target;) {
       if (identity_unwritten(it->first)) {
@@ -1159,6 +1178,9 @@ void Engine::evict_if_needed() {
         it = identities_.erase(it);
       }
     }
+    evict_identities_above_ = identities_.size() > options_.max_cached_identities
+                                  ? identities_.size() + options_.max_cached_identities / 10
+                                  : 0;
   }
 }
 

@@ -118,8 +118,10 @@ struct EngineOptions {
   // cannot be evicted from memory until then). 0 for the latter: max_cached_profiles / 2.
   std::size_t checkpoint_log_bytes = 64u << 20;
   std::size_t checkpoint_dirty_profiles = 0;
-  // A background checkpoint encodes its profiles in slices of this many per commit (so no
-  // commit waits long); a profile about to change is encoded first, as it was.
+  // A background checkpoint encodes its profiles in slices of at least this many per commit (a
+  // 32nd of a large one, so its profiles are not pinned for long; no commit waits long); a
+  // profile about to change is encoded first, as it was. When the profiles changed since reach
+  // twice the dirty bound while one is still in flight, commit() waits for it (memory bound).
   std::size_t checkpoint_slice_profiles = 1000;
   // Checkpoints started by commit() are encoded on the engine thread and written by a
   // background thread while the engine goes on (a checkpoint of 100k profiles is a ~50 MB batch:
@@ -148,6 +150,7 @@ struct EngineCounters {
   std::uint64_t log_records = 0;       // command-log records written
   std::uint64_t log_bytes = 0;         // their bytes
   std::uint64_t log_records_replayed = 0;  // by open(), after a crash
+  std::uint64_t eviction_passes = 0;       // scans of the profile cache for profiles to drop
 };
 
 // What happened to one event: applied (possibly with dropped fields), or why it was not.
@@ -408,6 +411,13 @@ class Engine {
   std::uint64_t profile_count_ = 0;
   std::vector<model::SegmentOrdinal> scratch_segments_;
   std::vector<segment::SegmentAnswer> scratch_answers_;
+  // Cache sizes above which the next eviction pass runs, when the last one could not get under
+  // the limit (0: the limit itself). See evict_if_needed.
+  std::size_t evict_profiles_above_ = 0;
+  std::size_t evict_identities_above_ = 0;
+  // A checkpoint made cached profiles droppable: the next commit may run a pass at once.
+  void allow_eviction_pass() { evict_profiles_above_ = evict_identities_above_ = 0; }
+  std::size_t dirty_profile_bound() const;
   // The identities of the last trigger emitted, shared with the next while equal (emit).
   std::shared_ptr<const std::vector<model::Identity>> last_identity_snapshot_;  // evaluate_profile's, one per segment
   std::vector<std::string_view> scratch_fields_;

@@ -52,6 +52,7 @@ struct Engine::InflightCheckpoint {
   std::uint64_t previous_first_log_seq = 0;  // the log it erases starts here
   std::size_t log_bytes = 0;                 // and has this many bytes
   std::uint64_t profile_watermark = 0;       // next_profile_id_ at the boundary
+  std::size_t slice = 0;                     // profiles encoded per commit
 
   std::thread writer;  // started once every profile is encoded
   std::atomic<bool> done{false};
@@ -74,6 +75,7 @@ void Engine::mark_checkpointed() {
   sizes_dirty_ = false;
   first_log_seq_ = next_log_seq_;
   log_bytes_ = 0;
+  allow_eviction_pass();
 }
 
 bool Engine::deleted_since_checkpoint(std::uint64_t id) const {
@@ -101,9 +103,12 @@ void Engine::start_background_checkpoint() {
   c->profile_watermark = next_profile_id_;
   mark_checkpointed();
   checkpoint_requested_ = false;
+  // A large checkpoint is encoded over about 32 commits rather than thousands, so its profiles
+  // (pinned in memory until it lands) are not held for many seconds.
+  c->slice = std::max(options_.checkpoint_slice_profiles, c->to_encode.size() / 32);
   inflight_ = std::move(c);
   checkpoint_encoding_ = true;
-  continue_background_checkpoint(options_.checkpoint_slice_profiles);
+  continue_background_checkpoint(inflight_->slice);
 }
 
 bool Engine::awaiting_encode(std::uint64_t id) const {
@@ -161,7 +166,7 @@ void Engine::finish_background_checkpoint(bool wait) {
   if (wait) {
     continue_background_checkpoint(SIZE_MAX);
   } else if (!inflight_->done.load(std::memory_order_acquire)) {
-    continue_background_checkpoint(options_.checkpoint_slice_profiles);
+    continue_background_checkpoint(inflight_->slice);
     return;
   }
   inflight_->writer.join();
@@ -183,6 +188,7 @@ void Engine::finish_background_checkpoint(bool wait) {
     counters_.store_writes += c->written_count;
     counters_.store_bytes += c->written_bytes;
     checkpoint_profile_id_ = c->profile_watermark;
+    allow_eviction_pass();  // its profiles may be dropped now
     return;
   }
   // The next checkpoint writes all of it again, and erases the log from where this one would

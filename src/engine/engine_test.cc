@@ -181,6 +181,35 @@ TEST_F(EngineTest, TimerIndexIsNotRewrittenWhenATimerMovesLater) {
   EXPECT_TRUE(timer_keys().empty());
 }
 
+// Profiles changed since the last checkpoint cannot be dropped. A cache full of them must not
+// be scanned again for every new profile (that made the engine quadratic at 1M profiles).
+TEST_F(EngineTest, AFullCacheOfUnwrittenProfilesIsNotRescannedForEveryNewProfile) {
+  auto store = open_store();
+  EngineOptions options;
+  options.max_cached_profiles = 100;
+  options.checkpoint_dirty_profiles = 1'000'000;  // no checkpoint: every profile stays dirty
+  options.checkpoint_log_bytes = 1u << 30;
+  Engine engine(*store, options);
+  ASSERT_TRUE(engine.open().ok());
+  ASSERT_TRUE(engine.set_mapping(kMapping).ok());
+  engine.advance_to(kT);
+  std::vector<Trigger> released;
+  for (int i = 0; i < 1000; ++i) {
+    engine.advance_to(kT + i);  // closes the last millisecond: no evaluation is pending
+    ASSERT_TRUE(engine.apply_event("events", event("{\"user_id\":\"u" + std::to_string(i) + "\"}"),
+                                   kT + i).applied);
+    ASSERT_TRUE(engine.commit(released).ok());  // each commit may start a pass
+  }
+  EXPECT_EQ(engine.cached_profiles(), 1000u);  // none could go
+  // One pass per tenth of the limit that came in (90 here), not one per profile (900).
+  EXPECT_LE(engine.counters().eviction_passes, 100u);
+  EXPECT_GE(engine.counters().eviction_passes, 10u);
+  // After a checkpoint they are in the store and the next pass gets the cache under its limit.
+  engine.advance_to(kT + 1000);
+  ASSERT_TRUE(engine.checkpoint(released).ok());
+  EXPECT_LE(engine.cached_profiles(), 100u);
+}
+
 TEST_F(EngineTest, EvictedProfilesAreReadBackIntact) {
   auto store = open_store();
   EngineOptions options;
