@@ -61,12 +61,6 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, const StoreO
   db_options.create_if_missing = options.create_if_missing;
   db_options.IncreaseParallelism(2);
   db_options.OptimizeLevelStyleCompaction();
-  // OptimizeLevelStyleCompaction sizes memtables for a 512 MB budget (up to six of 128 MB, every
-  // one searched by a point read that misses the others). Two of 64 MB flushed one at a time
-  // keep reads short and leave the memory to the engine's profile cache.
-  db_options.write_buffer_size = 64u << 20;
-  db_options.max_write_buffer_number = 3;
-  db_options.min_write_buffer_number_to_merge = 1;
   db_options.compression = rocksdb::kLZ4Compression;
   // A write returns once it is in the WAL and in the memtable, without waiting for earlier,
   // larger batches of other threads to finish their memtable inserts: an engine checkpoint
@@ -78,7 +72,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, const StoreO
   db_options.unordered_write = true;
   // Memtable bloom filters: a point read (a profile or identity evicted from the engine's cache,
   // a due timer's profile) skips each memtable that cannot hold its key instead of searching its
-  // skip list; with up to six 128 MB memtables those searches were ~9% of the engine bench.
+  // skip list (OptimizeLevelStyleCompaction allows up to six of 128 MB).
   db_options.memtable_whole_key_filtering = true;
   db_options.memtable_prefix_bloom_size_ratio = 0.02;
   rocksdb::BlockBasedTableOptions table;
