@@ -966,9 +966,10 @@ Status Engine::commit(std::vector<Trigger>& released,
   if (due && !options_.background_checkpoints) return write_commit(released, positions, true);
   SHOAL_RETURN_IF_ERROR(write_commit(released, positions, false));
   // One checkpoint at a time: a due one waits for the next commit after the last has landed,
-  // unless the profiles changed since have reached twice the bound: then this commit waits for
-  // it, so that memory stays bounded when the writer falls behind.
-  if (due && inflight_ && dirty_profiles_.size() >= 2 * dirty_profile_bound()) {
+  // unless the profiles changed since have reached the bound: then this commit waits for it, so
+  // that the profiles pinned in memory (changed, and in flight) stay within twice the bound when
+  // the writer falls behind.
+  if (due && inflight_ && dirty_profiles_.size() >= dirty_profile_bound()) {
     finish_background_checkpoint(/*wait=*/true);
   }
   if (due && !inflight_) start_background_checkpoint();

@@ -121,7 +121,7 @@ struct EngineOptions {
   // A background checkpoint encodes its profiles in slices of at least this many per commit (a
   // 32nd of a large one, so its profiles are not pinned for long; no commit waits long); a
   // profile about to change is encoded first, as it was. When the profiles changed since reach
-  // twice the dirty bound while one is still in flight, commit() waits for it (memory bound).
+  // the dirty bound while one is still in flight, commit() waits for it (memory bound).
   std::size_t checkpoint_slice_profiles = 1000;
   // Checkpoints started by commit() are encoded on the engine thread and written by a
   // background thread while the engine goes on (a checkpoint of 100k profiles is a ~50 MB batch:
