@@ -217,6 +217,13 @@ class CommandLogTest : public ::testing::Test {
     return state;
   }
 
+  // Opens `engine` with the script's first mapping at kT.
+  static void start(Engine& engine) {
+    ASSERT_TRUE(engine.open().ok());
+    ASSERT_TRUE(engine.set_mapping(kMapping).ok());
+    engine.advance_to(kT);
+  }
+
   // How many stored keys start with `prefix`.
   static std::size_t count_keys(const storage::Store& store, std::string_view prefix) {
     std::size_t n = 0;
@@ -290,9 +297,7 @@ TEST_F(CommandLogTest, CommitsWriteOneLogRecordAndACheckpointErasesTheLog) {
   EngineOptions o = options(true);
   o.max_cached_profiles = 1000;
   Engine engine(**store, o);
-  ASSERT_TRUE(engine.open().ok());
-  ASSERT_TRUE(engine.set_mapping(kMapping).ok());
-  engine.advance_to(kT);
+  ASSERT_NO_FATAL_FAILURE(start(engine));
   model::JsonParser parser;
   std::vector<Trigger> released;
   auto count = [&](std::string_view prefix) { return count_keys(**store, prefix); };
@@ -322,9 +327,7 @@ TEST_F(CommandLogTest, CommitCheckpointsByItselfWhenTheLogOrTheUnwrittenProfiles
   o.max_cached_profiles = 1000;
   o.checkpoint_dirty_profiles = 40;
   Engine engine(**store, o);
-  ASSERT_TRUE(engine.open().ok());
-  ASSERT_TRUE(engine.set_mapping(kMapping).ok());
-  engine.advance_to(kT);
+  ASSERT_NO_FATAL_FAILURE(start(engine));
   model::JsonParser parser;
   std::vector<Trigger> released;
   for (int u = 0; u < 39; ++u) {
@@ -359,9 +362,7 @@ TEST_F(CommandLogTest, ALongLogMakesTheNextCommitCheckpoint) {
   o.max_cached_profiles = 1000;
   o.checkpoint_log_bytes = 2000;
   Engine engine(**store, o);
-  ASSERT_TRUE(engine.open().ok());
-  ASSERT_TRUE(engine.set_mapping(kMapping).ok());
-  engine.advance_to(kT);
+  ASSERT_NO_FATAL_FAILURE(start(engine));
   model::JsonParser parser;
   std::vector<Trigger> released;
   // Each commit adds a log record; once the log passes its bound a commit starts a checkpoint
@@ -385,9 +386,7 @@ TEST_F(CommandLogTest, WithoutTheTriggerLogTriggersAreReleasedButNotStored) {
   EngineOptions o = options(false);
   o.trigger_log = false;
   Engine engine(**store, o);
-  ASSERT_TRUE(engine.open().ok());
-  ASSERT_TRUE(engine.set_mapping(kMapping).ok());
-  engine.advance_to(kT);
+  ASSERT_NO_FATAL_FAILURE(start(engine));
   (void)engine.register_segments({"FILTER visits >= 1 ALIAS seen"});
   model::JsonParser parser;
   (void)engine.apply_event("events", *parser.parse(R"({"user_id":"u1"})"), kT);

@@ -26,6 +26,33 @@ KinesisEmulatorOptions local_options() {
   return o;
 }
 
+// The options both tests share; each sets its timings.
+ConsumerOptions consumer_options(const std::string& job, kinesis::StreamRef stream) {
+  ConsumerOptions o;
+  o.job_id = job;
+  o.target_stream = "events";
+  o.stream = std::move(stream);
+  o.worker_id = "worker-" + job;
+  o.tick = 20ms;
+  return o;
+}
+
+// Keeps the consumer's fatal message (written by its threads).
+struct FailureRecorder {
+  Consumer::FatalHandler handler() {
+    return [this](std::string message) {
+      std::lock_guard lock(mutex);
+      failure = std::move(message);
+    };
+  }
+  std::string get() {
+    std::lock_guard lock(mutex);
+    return failure;
+  }
+  std::mutex mutex;
+  std::string failure;
+};
+
 TEST(ImportKinesisLocalTest, UpdateShardCountWhileImportingLosesNothingAndKeepsPerKeyOrder) {
   if (std::string reason = KinesisEmulator::unavailable_reason(local_options()); !reason.empty()) {
     GTEST_SKIP() << reason;
@@ -54,22 +81,13 @@ TEST(ImportKinesisLocalTest, UpdateShardCountWhileImportingLosesNothingAndKeepsP
 
   EngineBed bed("kinesis_local");
   RocksDbLeaseStore leases(*bed.store, "job-local");
-  ConsumerOptions o;
-  o.job_id = "job-local";
-  o.target_stream = "events";
-  o.stream = stream;
-  o.worker_id = "worker-local";
+  ConsumerOptions o = consumer_options("job-local", stream);
   o.failover_time = 2000ms;
   o.discovery_interval = 60s;  // children are found through the end of their parents
   o.max_idle_interval = 400ms;
-  o.tick = 20ms;
-  std::string failure;
-  std::mutex failure_mutex;
+  FailureRecorder failure;
   Consumer consumer(o, k.client, leases, *bed.store, *bed.partition, bed.clock,
-                    [&](std::string message) {
-                      std::lock_guard lock(failure_mutex);
-                      failure = message;
-                    });
+                    failure.handler());
   ASSERT_TRUE(consumer.start().ok());
   auto counts_reach = [&](std::int64_t events) {
     return wait_for(
@@ -85,14 +103,14 @@ TEST(ImportKinesisLocalTest, UpdateShardCountWhileImportingLosesNothingAndKeepsP
   };
   put_round();
   put_round();
-  ASSERT_TRUE(counts_reach(2)) << failure;
+  ASSERT_TRUE(counts_reach(2)) << failure.get();
   auto scaled = k.client.call(
       "UpdateShardCount",
       "{\"StreamARN\":\"" + arn + "\",\"TargetShardCount\":4,\"ScalingType\":\"UNIFORM_SCALING\"}");
   ASSERT_TRUE(scaled.ok()) << scaled.error().to_string();
   put_round();
   put_round();
-  ASSERT_TRUE(counts_reach(4)) << failure;
+  ASSERT_TRUE(counts_reach(4)) << failure.get();
   std::this_thread::sleep_for(500ms);
   auto profiles = bed.profiles(names);
   for (auto& [user, values] : profiles) {
@@ -104,8 +122,7 @@ TEST(ImportKinesisLocalTest, UpdateShardCountWhileImportingLosesNothingAndKeepsP
   EXPECT_GE(c.shards_finished, 2u);  // both original shards were read to their end
   EXPECT_EQ(c.events_applied, static_cast<std::uint64_t>(users * 4));
   consumer.stop();
-  std::lock_guard lock(failure_mutex);
-  EXPECT_EQ(failure, "");
+  EXPECT_EQ(failure.get(), "");
 }
 
 // kinesis-local keeps streams per region, as Kinesis does: a job signed for another region than
@@ -124,34 +141,21 @@ TEST(ImportKinesisLocalTest, AWrongRegionIsAJobErrorNamingTheRegion) {
 
   EngineBed bed("kinesis_local_region");
   RocksDbLeaseStore leases(*bed.store, "job-region");
-  ConsumerOptions o;
-  o.job_id = "job-region";
-  o.target_stream = "events";
-  o.stream = kinesis::StreamRef::by_name("resharded");
-  o.worker_id = "worker-region";
+  ConsumerOptions o = consumer_options("job-region", kinesis::StreamRef::by_name("resharded"));
   o.error_backoff = 50ms;
   o.max_backoff = 200ms;
   o.error_after = 500ms;
-  o.tick = 20ms;
-  std::string failure;
-  std::mutex failure_mutex;
+  FailureRecorder failure;
   Consumer consumer(o, wrong.client, leases, *bed.store, *bed.partition, bed.clock,
-                    [&](std::string message) {
-                      std::lock_guard lock(failure_mutex);
-                      failure = message;
-                    });
+                    failure.handler());
   ASSERT_TRUE(consumer.start().ok());
-  ASSERT_TRUE(wait_for(
-      [&] {
-        std::lock_guard lock(failure_mutex);
-        return !failure.empty();
-      },
-      20s));
+  ASSERT_TRUE(wait_for([&] { return !failure.get().empty(); }, 20s));
   consumer.stop();
-  std::lock_guard lock(failure_mutex);
-  EXPECT_NE(failure.find("stream 'resharded' was not found in region eu-west-1"), std::string::npos)
-      << failure;
-  EXPECT_NE(failure.find("region"), std::string::npos) << failure;
+  std::string message = failure.get();
+  EXPECT_NE(message.find("stream 'resharded' was not found in region eu-west-1"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("region"), std::string::npos) << message;
 }
 
 }  // namespace
