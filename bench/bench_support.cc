@@ -1,7 +1,9 @@
 #include "bench/bench_support.h"
 
 #include <dlfcn.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <string_view>
 
 namespace shoal::bench {
@@ -31,6 +33,15 @@ long peak_rss_kb(int who) {
   rusage usage{};
   getrusage(who, &usage);
   return usage.ru_maxrss;
+}
+
+long current_rss_kb() {
+  long pages = 0, resident = 0;
+  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return resident * (::sysconf(_SC_PAGESIZE) / 1024);
 }
 
 std::string allocator_name() {

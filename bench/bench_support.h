@@ -19,6 +19,8 @@ double process_cpu_seconds(int who = RUSAGE_SELF);
 long peak_rss_kb(int who = RUSAGE_SELF);
 // The malloc this process runs on: "jemalloc <version>" or "glibc malloc" (figures differ ~1.4x).
 std::string allocator_name();
+// The process's resident set now, in KiB (/proc/self/statm).
+long current_rss_kb();
 
 // Fixed keys: the sinks and emulators the benchmarks talk to do not check signatures.
 class BenchCredentials final : public aws::CredentialsProvider {

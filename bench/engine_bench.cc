@@ -38,6 +38,7 @@ struct Options {
   std::string data_dir;
   bool sync = false;
   double max_seconds = 600;
+  double progress_seconds = 0;  // > 0: a progress line (rate, cache, memory) this often
 };
 
 bool parse_options(int argc, char** argv, Options& o) {
@@ -55,7 +56,7 @@ bool parse_options(int argc, char** argv, Options& o) {
       std::printf(
           "shoal bench engine [--profiles N] [--events N] [--segments N] [--zipf S] "
           "[--commit-ms MS] [--checkpoint-ms MS] [--no-command-log] [--trigger-log] [--inline-checkpoints] [--seed N] [--data-dir DIR] "
-          "[--sync] [--max-seconds S]\n");
+          "[--sync] [--max-seconds S] [--progress-seconds S]\n");
       return false;
     } else if (a == "--sync") {
       o.sync = true;
@@ -83,6 +84,8 @@ bool parse_options(int argc, char** argv, Options& o) {
       o.data_dir = v;
     } else if ((a == "--max-seconds") && (v = next("--max-seconds"))) {
       o.max_seconds = std::stod(v);
+    } else if ((a == "--progress-seconds") && (v = next("--progress-seconds"))) {
+      o.progress_seconds = std::stod(v);
     } else {
       std::fprintf(stderr, "unknown option %s (see --help)\n", a.c_str());
       return false;
@@ -179,6 +182,8 @@ int run_engine_bench(int argc, char** argv) {
   const double process_cpu0 = process_cpu_seconds();
   auto last_commit = t0;
   auto last_checkpoint = t0;
+  auto last_progress = t0;
+  std::size_t progress_events = 0;
   std::size_t applied = 0;
   std::size_t i = 0;
   // The last commit is a checkpoint, so both modes end with the whole state written.
@@ -244,6 +249,20 @@ int run_engine_bench(int argc, char** argv) {
       if (!do_commit(ts)) return 1;
       now = Clock::now();
       if (std::chrono::duration<double>(now - t0).count() > o.max_seconds) break;
+      if (o.progress_seconds > 0 &&
+          std::chrono::duration<double>(now - last_progress).count() >= o.progress_seconds) {
+        const auto mem = store->get()->memory_usage();
+        std::fprintf(stderr,
+                     "[%5.0f s] %zu events, %.0f events/s since the last line; %zu profiles "
+                     "cached; RSS %.0f MiB, memtables %.0f MiB, block cache %.0f MiB\n",
+                     std::chrono::duration<double>(now - t0).count(), i,
+                     static_cast<double>(i - progress_events) /
+                         std::chrono::duration<double>(now - last_progress).count(),
+                     engine.cached_profiles(), current_rss_kb() / 1024.0,
+                     mem.memtables / 1048576.0, mem.block_cache / 1048576.0);
+        last_progress = now;
+        progress_events = i;
+      }
     }
     batch_starts.push_back(now);
     auto data = parser.parse(json);
@@ -266,6 +285,7 @@ int run_engine_bench(int argc, char** argv) {
                                  static_cast<std::size_t>(p * latencies_us.size()))] / 1000.0;
   };
   std::uint64_t profiles = engine.counters().profiles_created - engine.counters().profiles_merged;
+  const auto cache = engine.cache_footprint();
   store->reset();  // flush and close before measuring the directory
   std::uint64_t disk = dir_bytes(dir);
   std::printf("events            %zu applied of %zu generated\n", applied, i);
@@ -291,6 +311,14 @@ int run_engine_bench(int argc, char** argv) {
               static_cast<unsigned long long>(engine.counters().evaluations));
   std::printf("profiles          %llu\n", static_cast<unsigned long long>(profiles));
   std::printf("peak RSS          %.1f MiB\n", peak_rss_kb() / 1024.0);
+  if (cache.profiles > 0) {
+    const auto& b = cache.bytes;
+    const double n = static_cast<double>(cache.profiles);
+    std::printf("profile cache     %zu profiles, %.0f bytes each: object %.0f, identities %.0f, "
+                "fields %.0f, series %.0f, memberships %.0f, timers %.0f\n",
+                cache.profiles, b.total() / n, b.object / n, b.identities / n, b.fields / n,
+                b.series / n, b.memberships / n, b.timers / n);
+  }
   std::printf("allocator         %s\n", allocator_name().c_str());
   std::printf("disk              %.1f MiB, %.0f bytes/profile\n", disk / 1048576.0,
               profiles ? static_cast<double>(disk) / static_cast<double>(profiles) : 0.0);

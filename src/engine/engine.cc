@@ -8,7 +8,7 @@
 
 #include "core/hash.h"
 #include "model/json.h"
-#include "storage/varint.h"
+#include "core/varint.h"
 
 namespace shoal::engine {
 namespace {
@@ -72,10 +72,7 @@ std::string trigger_to_json(const Trigger& t) {
 
 namespace {
 
-using storage::put_bytes;
-using storage::put_svarint;
-using storage::put_varint;
-using Reader = storage::ByteReader;
+using Reader = ByteReader;
 
 constexpr std::uint8_t kTriggerBatchFormat = 1;
 
@@ -434,8 +431,8 @@ void Engine::merge_into(CachedProfile& survivor, CachedProfile& absorbed) {
   model::Profile& from = absorbed.profile;
   model::Profile& to = survivor.profile;
   // The absorbed profile leaves every segment it was in, as itself.
-  for (const model::Membership& m : from.memberships) {
-    emit(from, m.segment, TriggerEvent::kExit, TriggerReason::kMerged, now_, m.entered_ms);
+  for (const model::OrdinalTime& m : from.memberships) {
+    emit(from, m.segment, TriggerEvent::kExit, TriggerReason::kMerged, now_, /*entered=*/m.at);
   }
   for (auto& [name, value] : from.fields) {
     if (model::FieldValue* existing = to.mutable_field(name)) {
@@ -634,8 +631,8 @@ Status Engine::delete_profile(std::string_view identity_field, std::string_view 
   if (!cached) return make_error(ErrorCode::kCorruption, "identity index points at a missing profile");
   // Pending changes of this millisecond are discarded: the profile is gone at `now`.
   model::Profile& p = cached->profile;
-  for (const model::Membership& m : p.memberships) {
-    emit(p, m.segment, TriggerEvent::kExit, TriggerReason::kDeleted, now_, m.entered_ms);
+  for (const model::OrdinalTime& m : p.memberships) {
+    emit(p, m.segment, TriggerEvent::kExit, TriggerReason::kDeleted, now_, /*entered=*/m.at);
   }
   for (const model::Identity& identity : p.identities) {
     for (const model::Value& v : identity.values.as_list()) {
@@ -698,8 +695,8 @@ void Engine::collect_segments(const model::Profile& p, const PendingEval* pendin
     return;
   }
   if (pending) segments = pending->segments;
-  for (const model::SegmentTimer& timer : p.timers) {
-    if (timer.due <= at) segments.push_back(timer.segment);
+  for (const model::OrdinalTime& timer : p.timers) {
+    if (timer.at <= at) segments.push_back(timer.segment);
   }
   std::sort(segments.begin(), segments.end());
   segments.erase(std::unique(segments.begin(), segments.end()), segments.end());
@@ -709,54 +706,67 @@ void Engine::evaluate_profile(CachedProfile& cached,
                               const std::vector<model::SegmentOrdinal>& segments, TimestampMs at) {
   model::Profile& p = cached.profile;
   model::ProfileFieldSource source(p);
-  bool changed = false;
   // All segments at once, so each field is looked up once for all of them (evaluation reads
   // fields only, never memberships, so the changes below cannot affect a later answer).
   catalog_.evaluate_with_next_change(segments, source, at, scratch_answers_);
   // `segments`, memberships and timers are all sorted by ordinal: one merge walk over each
-  // instead of a binary search per segment.
+  // that writes the new lists as it goes (they are kept encoded; see model/ordinal_times.h).
   assert(std::is_sorted(segments.begin(), segments.end()));
-  std::vector<model::Membership>& memberships = p.memberships;
-  std::vector<model::SegmentTimer>& timers = p.timers;
-  std::size_t m = 0;  // first membership with segment >= ordinal
-  std::size_t t = 0;  // first timer with segment >= ordinal
+  model::OrdinalTimes::Builder& members = scratch_memberships_;
+  model::OrdinalTimes::Builder& timers = scratch_timers_;
+  members.clear();
+  timers.clear();
+  auto m = p.memberships.begin();
+  const auto m_end = p.memberships.end();
+  auto t = p.timers.begin();
+  const auto t_end = p.timers.end();
+  bool members_changed = false;
+  bool timers_changed = false;
   for (std::size_t i = 0; i < segments.size(); ++i) {
     const model::SegmentOrdinal ordinal = segments[i];
-    while (m < memberships.size() && memberships[m].segment < ordinal) ++m;
-    while (t < timers.size() && timers[t].segment < ordinal) ++t;
-    const bool has_timer = t < timers.size() && timers[t].segment == ordinal;
+    for (; m != m_end && m->segment < ordinal; ++m) members.append(*m);
+    for (; t != t_end && t->segment < ordinal; ++t) timers.append(*t);
+    const bool was = m != m_end && m->segment == ordinal;
     TimestampMs next = model::kNoTime;
+    bool member = was;
     if (catalog_.get(ordinal)) {
       ++counters_.evaluations;
       const segment::SegmentAnswer& answer = scratch_answers_[i];
       next = answer.next_change;
-      const bool was = m < memberships.size() && memberships[m].segment == ordinal;
-      if (answer.member && !was) {
+      member = answer.member;
+      if (member && !was) {
         ++p.change_counter;
-        memberships.insert(memberships.begin() + static_cast<std::ptrdiff_t>(m),
-                           model::Membership{ordinal, at});
+        members.append(ordinal, at);
         emit(p, ordinal, TriggerEvent::kEnter, TriggerReason::kEval, at, at);
-        changed = true;
-      } else if (!answer.member && was) {
-        TimestampMs entered = memberships[m].entered_ms;
+        members_changed = true;
+      } else if (!member && was) {
         ++p.change_counter;
-        memberships.erase(memberships.begin() + static_cast<std::ptrdiff_t>(m));
-        emit(p, ordinal, TriggerEvent::kExit, TriggerReason::kEval, at, entered);
-        changed = true;
+        emit(p, ordinal, TriggerEvent::kExit, TriggerReason::kEval, at, /*entered=*/m->at);
+        members_changed = true;
       }
     }
-    // A removed segment keeps no timer.
-    const TimestampMs before = has_timer ? timers[t].due : model::kNoTime;
-    if (next == before) continue;
-    if (next == model::kNoTime) {
-      timers.erase(timers.begin() + static_cast<std::ptrdiff_t>(t));
-    } else if (has_timer) {
-      timers[t].due = next;
-    } else {
-      timers.insert(timers.begin() + static_cast<std::ptrdiff_t>(t), model::SegmentTimer{ordinal, next});
+    if (was) {
+      if (member) members.append(*m);
+      ++m;
     }
-    changed = true;
+    // A removed segment keeps no timer.
+    TimestampMs before = model::kNoTime;
+    if (t != t_end && t->segment == ordinal) {
+      before = t->at;
+      ++t;
+    }
+    if (next != model::kNoTime) timers.append(ordinal, next);
+    if (next != before) timers_changed = true;
   }
+  if (members_changed) {
+    for (; m != m_end; ++m) members.append(*m);
+    p.memberships.assign(members);
+  }
+  if (timers_changed) {
+    for (; t != t_end; ++t) timers.append(*t);
+    p.timers.assign(timers);
+  }
+  const bool changed = members_changed || timers_changed;
   if (changed) dirty_profiles_.insert(p.id.value);
   rekey_timer(cached);
 }

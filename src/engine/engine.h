@@ -246,6 +246,13 @@ class Engine {
   Result<std::vector<Trigger>> read_outbox(std::uint64_t after, std::size_t limit) const;
 
   const EngineCounters& counters() const { return counters_; }
+  // What the cached profiles hold in memory, summed (a full scan of the cache: for benchmarks
+  // and diagnostics, not per request). `profiles` is the number cached.
+  struct CacheFootprint {
+    std::size_t profiles = 0;
+    model::ProfileFootprint bytes;
+  };
+  CacheFootprint cache_footprint() const;
   std::size_t cached_profiles() const { return profiles_.size(); }
 
   // --- queries and operations for the server (implemented in engine_queries.cc) ---
@@ -411,6 +418,9 @@ class Engine {
   std::uint64_t profile_count_ = 0;
   std::vector<model::SegmentOrdinal> scratch_segments_;
   std::vector<segment::SegmentAnswer> scratch_answers_;
+  // evaluate_profile's new membership and timer lists, reused.
+  model::OrdinalTimes::Builder scratch_memberships_;
+  model::OrdinalTimes::Builder scratch_timers_;
   // Cache sizes above which the next eviction pass runs, when the last one could not get under
   // the limit (0: the limit itself). See evict_if_needed.
   std::size_t evict_profiles_above_ = 0;

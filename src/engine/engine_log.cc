@@ -19,7 +19,7 @@
 #include <thread>
 
 #include "engine/engine.h"
-#include "storage/varint.h"
+#include "core/varint.h"
 
 namespace shoal::engine {
 namespace {
@@ -208,33 +208,33 @@ void Engine::finish_background_checkpoint(bool wait) {
 void Engine::log_command(char op, std::initializer_list<std::string_view> texts) {
   if (commands_.empty()) commands_.push_back(static_cast<char>(kLogFormat));
   commands_.push_back(op);
-  for (std::string_view text : texts) storage::put_bytes(commands_, text);
+  for (std::string_view text : texts) put_bytes(commands_, text);
 }
 
 void Engine::log_advance(TimestampMs now) {
   log_command('A', {});
-  storage::put_svarint(commands_, now);
+  put_svarint(commands_, now);
 }
 
 void Engine::log_event(std::string_view stream, const model::Value& data, TimestampMs event_ts) {
   log_command('E', {stream});
-  storage::put_svarint(commands_, event_ts);
+  put_svarint(commands_, event_ts);
   storage::encode_value(data, commands_);
 }
 
 void Engine::log_register(const std::vector<std::string>& texts) {
   log_command('S', {});
-  storage::put_varint(commands_, texts.size());
-  for (const std::string& text : texts) storage::put_bytes(commands_, text);
+  put_varint(commands_, texts.size());
+  for (const std::string& text : texts) put_bytes(commands_, text);
 }
 
 void Engine::log_build_step(std::size_t max_profiles) {
   log_command('B', {});
-  storage::put_varint(commands_, max_profiles);
+  put_varint(commands_, max_profiles);
 }
 
 Status Engine::run_log_record(std::string_view record) {
-  storage::ByteReader in(record);
+  ByteReader in(record);
   std::uint8_t format = 0;
   if (!in.byte(format) || format != kLogFormat) {
     return make_error(ErrorCode::kCorruption, "unknown format");
@@ -366,25 +366,25 @@ Status Engine::replay_log() {
 std::string Engine::encode_checkpoint_state() const {
   std::string out;
   out.push_back(static_cast<char>(kCheckpointFormat));
-  storage::put_svarint(out, now_);
+  put_svarint(out, now_);
   out.push_back(millisecond_open_ ? 1 : 0);
-  storage::put_varint(out, catalog_.next_ordinal());
-  storage::put_varint(out, next_log_seq_);  // the first record of the next tail
-  storage::put_varint(out, pending_.size());
+  put_varint(out, catalog_.next_ordinal());
+  put_varint(out, next_log_seq_);  // the first record of the next tail
+  put_varint(out, pending_.size());
   for (const auto& [id, pending] : pending_) {
-    storage::put_varint(out, id.value);
+    put_varint(out, id.value);
     out.push_back(pending.all ? 1 : 0);
-    storage::put_varint(out, pending.segments.size());
-    for (model::SegmentOrdinal ordinal : pending.segments) storage::put_varint(out, ordinal.value);
+    put_varint(out, pending.segments.size());
+    for (model::SegmentOrdinal ordinal : pending.segments) put_varint(out, ordinal.value);
   }
-  storage::put_varint(out, builds_.size());
+  put_varint(out, builds_.size());
   for (const SegmentBuild& build : builds_) {
-    storage::put_varint(out, build.segments.size());
-    for (model::SegmentOrdinal ordinal : build.segments) storage::put_varint(out, ordinal.value);
-    storage::put_varint(out, build.next_id);
-    storage::put_varint(out, build.end_id);
-    storage::put_varint(out, build.progress.done);
-    storage::put_varint(out, build.progress.total);
+    put_varint(out, build.segments.size());
+    for (model::SegmentOrdinal ordinal : build.segments) put_varint(out, ordinal.value);
+    put_varint(out, build.next_id);
+    put_varint(out, build.end_id);
+    put_varint(out, build.progress.done);
+    put_varint(out, build.progress.total);
   }
   return out;
 }
@@ -393,7 +393,7 @@ Status Engine::restore_checkpoint_state(std::string_view bytes) {
   auto corrupt = [] {
     return make_error(ErrorCode::kCorruption, "the engine's checkpoint record is corrupt");
   };
-  storage::ByteReader in(bytes);
+  ByteReader in(bytes);
   std::uint8_t format = 0, open = 0;
   std::int64_t now = 0;
   std::uint64_t next_ordinal = 0, log_seq = 0, n_pending = 0, n_builds = 0;

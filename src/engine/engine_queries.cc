@@ -56,12 +56,11 @@ Status Engine::remove_segment(std::string_view alias) {
     CachedProfile& cached = profiles_.at(id);
     snapshot_for_checkpoint(cached);
     model::Profile& p = cached.profile;
-    const model::Membership* membership = p.membership(ordinal);
-    bool had_timer = std::any_of(p.timers.begin(), p.timers.end(),
-                                 [&](const model::SegmentTimer& t) { return t.segment == ordinal; });
+    const std::optional<TimestampMs> membership = p.membership(ordinal);
+    const bool had_timer = p.timer_due(ordinal) != model::kNoTime;
     if (!membership && !had_timer) continue;
     if (membership) {
-      TimestampMs entered = membership->entered_ms;
+      const TimestampMs entered = *membership;
       ++p.change_counter;
       p.erase_membership(ordinal);
       emit(p, ordinal, TriggerEvent::kExit, TriggerReason::kEval, now_, entered);
@@ -87,6 +86,17 @@ Status Engine::remove_mapping(std::string_view stream) {
   mappings_.erase(it);
   dirty_mappings_[std::string(stream)] = std::nullopt;
   return ok_status();
+}
+
+}  // namespace shoal::engine
+
+namespace shoal::engine {
+
+Engine::CacheFootprint Engine::cache_footprint() const {
+  CacheFootprint out;
+  out.profiles = profiles_.size();
+  for (const auto& [id, cached] : profiles_) out.bytes += model::footprint(cached.profile);
+  return out;
 }
 
 }  // namespace shoal::engine

@@ -128,9 +128,9 @@ Status Exporter::observe(const engine::Engine& engine,
     }
     for (auto& [profile_id, group_indices] : by_profile) {
       const model::Profile* profile = engine.cached_profile(model::ProfileId{profile_id});
-      std::vector<model::Membership> members;  // of the subscription's segments
+      std::vector<model::OrdinalTime> members;  // of the subscription's segments
       if (profile) {
-        for (const model::Membership& m : profile->memberships) {
+        for (const model::OrdinalTime& m : profile->memberships) {
           if (contains(sub.segments, m.segment)) members.push_back(m);
         }
       }
@@ -154,10 +154,10 @@ Status Exporter::observe(const engine::Engine& engine,
         if (!in.events.empty()) {
           for (model::SegmentOrdinal s : sub.segments) {
             if (contains(changed, s)) continue;
-            for (const model::Membership& m : members) {
+            for (const model::OrdinalTime& m : members) {
               if (m.segment == s) {
                 in.events.push_back(
-                    SegmentEvent{s, engine::TriggerEvent::kEnter, m.entered_ms, 0});
+                    SegmentEvent{s, engine::TriggerEvent::kEnter, m.at, 0});
               }
             }
           }
@@ -169,11 +169,11 @@ Status Exporter::observe(const engine::Engine& engine,
         for (std::size_t k = group.begin; k < group.end; ++k) {
           const engine::Trigger& t = triggers[mine[k]];
           auto it = std::find_if(members.begin(), members.end(),
-                                 [&](const model::Membership& m) { return m.segment == t.segment; });
+                                 [&](const model::OrdinalTime& m) { return m.segment == t.segment; });
           if (t.event == engine::TriggerEvent::kEnter) {
             if (it != members.end()) members.erase(it);
           } else if (it == members.end()) {
-            members.push_back(model::Membership{t.segment, t.entered_ms});
+            members.push_back(model::OrdinalTime{t.segment, t.entered_ms});
           }
         }
       }
@@ -542,8 +542,8 @@ bool Exporter::backfill_step(engine::Engine& engine, const std::string& id, std:
       in.fields = &sub.fields;
       in.id = hex_id128("backfill:" + sub.id + ":" + profile.id.to_string());
       for (model::SegmentOrdinal s : sub.segments) {
-        if (const model::Membership* m = profile.membership(s)) {
-          in.events.push_back(SegmentEvent{s, engine::TriggerEvent::kEnter, m->entered_ms, 0});
+        if (auto entered = profile.membership(s)) {
+          in.events.push_back(SegmentEvent{s, engine::TriggerEvent::kEnter, *entered, 0});
         }
       }
       message.clear();

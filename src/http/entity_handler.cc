@@ -51,7 +51,7 @@ std::string profile_json(const model::Profile& profile, const segment::Catalog& 
     member(out, first, "_segments");
     out += '[';
     bool first_segment = true;
-    for (const model::Membership& m : profile.memberships) {
+    for (const model::OrdinalTime& m : profile.memberships) {
       const segment::Segment* seg = catalog.get(m.segment);
       if (!seg) continue;
       out += first_segment ? "" : ",";
@@ -61,7 +61,7 @@ std::string profile_json(const model::Profile& profile, const segment::Catalog& 
       out += ",\"slug\":";
       model::write_json_string(seg->alias, out);
       out += ",\"enter\":";
-      model::write_json_string(format_iso8601_ms(m.entered_ms), out);
+      model::write_json_string(format_iso8601_ms(m.at), out);
       out += '}';
     }
     out += ']';

@@ -11,7 +11,57 @@ auto find_sorted(Vec& entries, std::string_view name) {
                           [](const auto& entry, std::string_view key) { return entry.first < key; });
 }
 
+std::size_t string_heap(const std::string& s) {
+  return s.capacity() > 15 ? s.capacity() + 1 : 0;  // libstdc++ keeps 15 chars inline
+}
+
+// Heap bytes below a value (not the Value object itself); series bytes go to `series`.
+std::size_t value_heap(const Value& v, std::size_t& series) {
+  switch (v.type()) {
+    case ValueType::kString: return string_heap(v.as_string());
+    case ValueType::kTimes: series += v.as_times().capacity() * sizeof(TimestampMs); return 0;
+    case ValueType::kList: {
+      std::size_t n = v.as_list().capacity() * sizeof(Value);
+      for (const Value& e : v.as_list()) n += value_heap(e, series);
+      return n;
+    }
+    case ValueType::kMap: {
+      std::size_t n = v.as_map().capacity() * sizeof(std::pair<std::string, Value>);
+      for (const auto& [k, e] : v.as_map()) n += string_heap(k) + value_heap(e, series);
+      return n;
+    }
+    default: return 0;
+  }
+}
+
 }  // namespace
+
+ProfileFootprint& ProfileFootprint::operator+=(const ProfileFootprint& o) {
+  object += o.object;
+  identities += o.identities;
+  fields += o.fields;
+  series += o.series;
+  memberships += o.memberships;
+  timers += o.timers;
+  return *this;
+}
+
+ProfileFootprint footprint(const Profile& profile) {
+  ProfileFootprint f;
+  f.object = sizeof(Profile);
+  std::size_t ignored = 0;
+  f.identities = profile.identities.capacity() * sizeof(Identity);
+  for (const Identity& i : profile.identities) {
+    f.identities += string_heap(i.field) + value_heap(i.values, ignored);
+  }
+  f.fields = profile.fields.capacity() * sizeof(profile.fields[0]);
+  for (const auto& [name, value] : profile.fields) {
+    f.fields += string_heap(name) + value_heap(value.value, f.series);
+  }
+  f.memberships = profile.memberships.heap_bytes();
+  f.timers = profile.timers.heap_bytes();
+  return f;
+}
 
 const FieldValue* Profile::field(std::string_view name) const {
   auto it = find_sorted(fields, name);
@@ -58,55 +108,27 @@ bool Profile::add_identity(std::string_view field_name, std::string_view value) 
   return true;
 }
 
-const Membership* Profile::membership(SegmentOrdinal segment) const {
-  auto it = std::lower_bound(
-      memberships.begin(), memberships.end(), segment,
-      [](const Membership& m, SegmentOrdinal key) { return m.segment < key; });
-  return it != memberships.end() && it->segment == segment ? &*it : nullptr;
+std::optional<TimestampMs> Profile::membership(SegmentOrdinal segment) const {
+  return memberships.find(segment);
 }
 
 void Profile::set_membership(SegmentOrdinal segment, TimestampMs entered_ms) {
-  auto it = std::lower_bound(
-      memberships.begin(), memberships.end(), segment,
-      [](const Membership& m, SegmentOrdinal key) { return m.segment < key; });
-  if (it != memberships.end() && it->segment == segment) {
-    it->entered_ms = entered_ms;
-  } else {
-    memberships.insert(it, Membership{segment, entered_ms});
-  }
+  memberships.set(segment, entered_ms);
 }
 
-bool Profile::erase_membership(SegmentOrdinal segment) {
-  auto it = std::lower_bound(
-      memberships.begin(), memberships.end(), segment,
-      [](const Membership& m, SegmentOrdinal key) { return m.segment < key; });
-  if (it == memberships.end() || it->segment != segment) return false;
-  memberships.erase(it);
-  return true;
-}
+bool Profile::erase_membership(SegmentOrdinal segment) { return memberships.erase(segment); }
 
-TimestampMs Profile::next_timer() const {
-  TimestampMs next = kNoTime;
-  for (const SegmentTimer& t : timers) next = std::min(next, t.due);
-  return next;
-}
+TimestampMs Profile::next_timer() const { return timers.min_at(); }
 
 TimestampMs Profile::timer_due(SegmentOrdinal segment) const {
-  auto it = std::lower_bound(timers.begin(), timers.end(), segment,
-                             [](const SegmentTimer& t, SegmentOrdinal key) { return t.segment < key; });
-  return it != timers.end() && it->segment == segment ? it->due : kNoTime;
+  return timers.find(segment).value_or(kNoTime);
 }
 
 void Profile::set_timer(SegmentOrdinal segment, TimestampMs due) {
-  auto it = std::lower_bound(timers.begin(), timers.end(), segment,
-                             [](const SegmentTimer& t, SegmentOrdinal key) { return t.segment < key; });
-  bool present = it != timers.end() && it->segment == segment;
   if (due == kNoTime) {
-    if (present) timers.erase(it);
-  } else if (present) {
-    it->due = due;
+    timers.erase(segment);
   } else {
-    timers.insert(it, SegmentTimer{segment, due});
+    timers.set(segment, due);
   }
 }
 

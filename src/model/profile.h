@@ -11,6 +11,7 @@
 #include "model/field_source.h"
 #include "model/ids.h"
 #include "model/kind.h"
+#include "model/ordinal_times.h"
 #include "model/value.h"
 
 namespace shoal::model {
@@ -31,29 +32,17 @@ struct Identity {
   friend bool operator==(const Identity&, const Identity&) = default;
 };
 
-struct Membership {
-  SegmentOrdinal segment;
-  TimestampMs entered_ms = 0;
-  friend bool operator==(const Membership&, const Membership&) = default;
-};
-
-// A pending time-driven re-evaluation of one segment for one profile.
-struct SegmentTimer {
-  SegmentOrdinal segment;
-  TimestampMs due = kNoTime;
-  friend bool operator==(const SegmentTimer&, const SegmentTimer&) = default;
-};
-
 struct Profile {
   ProfileId id;
   TimestampMs created_ms = 0;
   TimestampMs modified_ms = 0;
   std::vector<Identity> identities;                        // sorted by field
   std::vector<std::pair<std::string, FieldValue>> fields;  // sorted by name
-  std::vector<Membership> memberships;                     // sorted by segment ordinal
+  OrdinalTimes memberships;          // segment -> the instant the profile entered it
   std::uint64_t change_counter = 0;  // bumped on every change; part of trigger ids
-  std::vector<SegmentTimer> timers;  // sorted by segment ordinal; one per time-dependent segment
-                                     // whose answer will change by time alone
+  // Pending time-driven re-evaluations: segment -> when its answer changes by time alone (one
+  // per time-dependent segment whose answer will).
+  OrdinalTimes timers;
 
   // The due of the profile's live timer-index key (engine bookkeeping): at or before
   // next_timer(), so the index never needs rewriting when a timer moves later.
@@ -75,12 +64,27 @@ struct Profile {
   // Adds a value; false when it was already there.
   bool add_identity(std::string_view field, std::string_view value);
 
-  const Membership* membership(SegmentOrdinal segment) const;
+  // When the profile entered `segment`; nullopt when it is not a member.
+  std::optional<TimestampMs> membership(SegmentOrdinal segment) const;
   void set_membership(SegmentOrdinal segment, TimestampMs entered_ms);
   bool erase_membership(SegmentOrdinal segment);
 
   friend bool operator==(const Profile&, const Profile&) = default;
 };
+
+// Bytes a profile holds in memory, by part (vector capacities, heap strings, nested values), for
+// measuring the engine's cache; not exact about allocator overhead.
+struct ProfileFootprint {
+  std::size_t object = 0;       // the Profile itself
+  std::size_t identities = 0;
+  std::size_t fields = 0;       // names, values and merge metadata, excluding series
+  std::size_t series = 0;       // []time series
+  std::size_t memberships = 0;
+  std::size_t timers = 0;
+  std::size_t total() const { return object + identities + fields + series + memberships + timers; }
+  ProfileFootprint& operator+=(const ProfileFootprint& o);
+};
+ProfileFootprint footprint(const Profile& profile);
 
 // Reads a profile's fields, then its identities (as lists of strings), then `_created` and
 // `_modified` (dates). "a.b" reads key b of map field a.

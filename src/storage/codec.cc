@@ -2,12 +2,15 @@
 
 #include <cstring>
 
-#include "storage/varint.h"
+#include "core/varint.h"
 
 namespace shoal::storage {
 namespace {
 
-constexpr std::uint8_t kProfileFormat = 1;
+// Format 2 stores memberships and timers as their in-memory bytes (model/ordinal_times.h);
+// format 1 (counted lists of (ordinal, instant) varints) is still read.
+constexpr std::uint8_t kProfileFormatV1 = 1;
+constexpr std::uint8_t kProfileFormat = 2;
 
 void put_string(std::string& out, std::string_view s) { put_bytes(out, s); }
 
@@ -253,6 +256,40 @@ Result<model::Value> decode_value(std::string_view& in) {
   return corrupt("unknown value type " + std::to_string(type));
 }
 
+namespace {
+
+Status decode_ordinal_times(std::string_view& in, std::string_view what,
+                            model::OrdinalTimes& out) {
+  SHOAL_ASSIGN_OR_RETURN(std::uint64_t n, get_varint(in));
+  if (n > in.size() || !model::OrdinalTimes::parse(in.substr(0, n), out)) {
+    return corrupt(std::string(what) + " list");
+  }
+  in.remove_prefix(n);
+  return ok_status();
+}
+
+// Format 1: a count, then (ordinal, zigzag instant) pairs in ordinal order.
+Status decode_ordinal_times_v1(std::string_view& in, std::string_view what,
+                               model::OrdinalTimes& out) {
+  SHOAL_ASSIGN_OR_RETURN(std::uint64_t n, get_varint(in));
+  if (n > in.size()) return corrupt(std::string(what) + " count");
+  model::OrdinalTimes::Builder builder;
+  std::uint64_t next_ordinal = 0;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    SHOAL_ASSIGN_OR_RETURN(std::uint64_t ordinal, get_varint(in));
+    SHOAL_ASSIGN_OR_RETURN(std::int64_t at, get_svarint(in));
+    if (ordinal < next_ordinal || ordinal > UINT32_MAX) {
+      return corrupt(std::string(what) + " ordinals out of order");
+    }
+    builder.append(model::SegmentOrdinal{static_cast<std::uint32_t>(ordinal)}, at);
+    next_ordinal = ordinal + 1;
+  }
+  out.assign(builder);
+  return ok_status();
+}
+
+}  // namespace
+
 void encode_profile(const model::Profile& p, std::string& out) {
   out.push_back(static_cast<char>(kProfileFormat));
   put_varint(out, p.id.value);
@@ -273,21 +310,14 @@ void encode_profile(const model::Profile& p, std::string& out) {
     put_varint(out, f.seq);
     encode_value(f.value, out);
   }
-  put_varint(out, p.memberships.size());
-  for (const model::Membership& m : p.memberships) {
-    put_varint(out, m.segment.value);
-    put_varint(out, zigzag(m.entered_ms));
-  }
+  put_bytes(out, p.memberships.bytes());
   put_varint(out, zigzag(p.timer_key_due));
-  put_varint(out, p.timers.size());
-  for (const model::SegmentTimer& t : p.timers) {
-    put_varint(out, t.segment.value);
-    put_varint(out, zigzag(t.due));
-  }
+  put_bytes(out, p.timers.bytes());
 }
 
 Result<model::Profile> decode_profile(std::string_view in) {
-  if (in.empty() || static_cast<std::uint8_t>(in.front()) != kProfileFormat) {
+  const auto format = in.empty() ? 0 : static_cast<std::uint8_t>(in.front());
+  if (format != kProfileFormat && format != kProfileFormatV1) {
     return corrupt("unknown profile format");
   }
   in.remove_prefix(1);
@@ -326,24 +356,14 @@ Result<model::Profile> decode_profile(std::string_view in) {
     SHOAL_ASSIGN_OR_RETURN(f.value, decode_value(in));
     p.fields.emplace_back(std::move(name), std::move(f));
   }
-  SHOAL_ASSIGN_OR_RETURN(std::uint64_t n_members, get_varint(in));
-  if (n_members > in.size()) return corrupt("membership count");
-  for (std::uint64_t i = 0; i < n_members; ++i) {
-    model::Membership m;
-    SHOAL_ASSIGN_OR_RETURN(std::uint64_t ordinal, get_varint(in));
-    m.segment.value = static_cast<std::uint32_t>(ordinal);
-    SHOAL_ASSIGN_OR_RETURN(m.entered_ms, get_svarint(in));
-    p.memberships.push_back(m);
-  }
-  SHOAL_ASSIGN_OR_RETURN(p.timer_key_due, get_svarint(in));
-  SHOAL_ASSIGN_OR_RETURN(std::uint64_t n_timers, get_varint(in));
-  if (n_timers > in.size()) return corrupt("timer count");
-  for (std::uint64_t i = 0; i < n_timers; ++i) {
-    model::SegmentTimer t;
-    SHOAL_ASSIGN_OR_RETURN(std::uint64_t ordinal, get_varint(in));
-    t.segment.value = static_cast<std::uint32_t>(ordinal);
-    SHOAL_ASSIGN_OR_RETURN(t.due, get_svarint(in));
-    p.timers.push_back(t);
+  if (format == kProfileFormatV1) {
+    SHOAL_RETURN_IF_ERROR(decode_ordinal_times_v1(in, "membership", p.memberships));
+    SHOAL_ASSIGN_OR_RETURN(p.timer_key_due, get_svarint(in));
+    SHOAL_RETURN_IF_ERROR(decode_ordinal_times_v1(in, "timer", p.timers));
+  } else {
+    SHOAL_RETURN_IF_ERROR(decode_ordinal_times(in, "membership", p.memberships));
+    SHOAL_ASSIGN_OR_RETURN(p.timer_key_due, get_svarint(in));
+    SHOAL_RETURN_IF_ERROR(decode_ordinal_times(in, "timer", p.timers));
   }
   if (!in.empty()) return corrupt("trailing bytes after profile");
   return p;

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "core/varint.h"
 #include "storage/store.h"
 
 namespace shoal::storage {
@@ -47,6 +48,44 @@ TEST(CodecTest, EveryTruncationIsReportedAsCorruption) {
     ASSERT_FALSE(r.ok()) << "prefix " << n;
     EXPECT_EQ(r.error().code, ErrorCode::kCorruption);
   }
+}
+
+TEST(CodecTest, DecodesFormatOneProfiles) {
+  // Format 1 wrote memberships and timers as counted (ordinal, zigzag instant) lists; stores
+  // written before format 2 must still load.
+  std::string bytes(1, '\x01');
+  put_varint(bytes, 42);                 // id
+  put_varint(bytes, zigzag(1000));       // created
+  put_varint(bytes, zigzag(4000));       // modified - created
+  put_varint(bytes, 7);                  // change counter
+  put_varint(bytes, 0);                  // identities
+  put_varint(bytes, 0);                  // fields
+  put_varint(bytes, 2);                  // memberships
+  put_varint(bytes, 3);
+  put_varint(bytes, zigzag(4500));
+  put_varint(bytes, 70000);
+  put_varint(bytes, zigzag(-20));
+  put_varint(bytes, zigzag(90000));      // timer key due
+  put_varint(bytes, 1);                  // timers
+  put_varint(bytes, 3);
+  put_varint(bytes, zigzag(90000));
+  auto back = decode_profile(bytes);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->id.value, 42u);
+  EXPECT_EQ(back->modified_ms, 5000);
+  EXPECT_EQ(back->membership(model::SegmentOrdinal{3}), 4500);
+  EXPECT_EQ(back->membership(model::SegmentOrdinal{70000}), -20);
+  EXPECT_EQ(back->memberships.size(), 2u);
+  EXPECT_EQ(back->timers.find(model::SegmentOrdinal{3}), 90000);
+  EXPECT_EQ(back->timer_key_due, 90000);
+
+  // Out-of-order ordinals in a format-1 list are corruption, not a silently unsorted list.
+  std::string swapped(1, '\x01');
+  for (std::uint64_t v : {42, 0, 0, 0, 0, 0, 2, 5, 0, 3, 0, 0, 0}) put_varint(swapped, v);
+  auto bad = decode_profile(swapped);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, ErrorCode::kCorruption);
+  EXPECT_NE(bad.error().message.find("membership"), std::string::npos);
 }
 
 TEST(CodecTest, TimerKeysSortByDueIncludingNegativeTimes) {

@@ -141,4 +141,11 @@ std::uint64_t Store::approximate_size() const {
   return sst + mem;
 }
 
+Store::MemoryUsage Store::memory_usage() const {
+  MemoryUsage usage;
+  db_->GetIntProperty("rocksdb.size-all-mem-tables", &usage.memtables);
+  db_->GetIntProperty("rocksdb.block-cache-usage", &usage.block_cache);
+  return usage;
+}
+
 }  // namespace shoal::storage

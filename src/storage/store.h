@@ -61,6 +61,13 @@ class Store {
                    const std::function<bool(std::string_view, std::string_view)>& visit) const;
   // Bytes of live SST files plus memtables (approximate).
   std::uint64_t approximate_size() const;
+  // Memory RocksDB holds: memtables (active, immutable and those being flushed) and the block
+  // cache.
+  struct MemoryUsage {
+    std::uint64_t memtables = 0;
+    std::uint64_t block_cache = 0;
+  };
+  MemoryUsage memory_usage() const;
   const std::string& path() const { return path_; }
 
   // Tests: a write for which `fault` returns an error fails with it and writes nothing (RocksDB

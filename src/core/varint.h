@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-namespace shoal::storage {
+namespace shoal {
 
 // The longest varint: 64 bits in 7-bit groups.
 inline constexpr std::size_t kMaxVarintBytes = 10;
@@ -92,4 +92,4 @@ class ByteReader {
   std::string_view in_;
 };
 
-}  // namespace shoal::storage
+}  // namespace shoal
