@@ -695,8 +695,10 @@ void Engine::collect_segments(const model::Profile& p, const PendingEval* pendin
     return;
   }
   if (pending) segments = pending->segments;
-  for (const model::OrdinalTime& timer : p.timers) {
-    if (timer.at <= at) segments.push_back(timer.segment);
+  if (p.next_timer() <= at) {
+    for (const model::OrdinalTime& timer : p.timers) {
+      if (timer.at <= at) segments.push_back(timer.segment);
+    }
   }
   std::sort(segments.begin(), segments.end());
   segments.erase(std::unique(segments.begin(), segments.end()), segments.end());
@@ -709,23 +711,32 @@ void Engine::evaluate_profile(CachedProfile& cached,
   // All segments at once, so each field is looked up once for all of them (evaluation reads
   // fields only, never memberships, so the changes below cannot affect a later answer).
   catalog_.evaluate_with_next_change(segments, source, at, scratch_answers_);
-  // `segments`, memberships and timers are all sorted by ordinal: one merge walk over each
-  // that writes the new lists as it goes (they are kept encoded; see model/ordinal_times.h).
+  // `segments`, memberships and timers are all sorted by ordinal: one merge walk over each.
+  // The lists are kept encoded (model/ordinal_times.h); a list is rewritten only from its
+  // first change on (most evaluations change neither).
   assert(std::is_sorted(segments.begin(), segments.end()));
   model::OrdinalTimes::Builder& members = scratch_memberships_;
   model::OrdinalTimes::Builder& timers = scratch_timers_;
-  members.clear();
-  timers.clear();
   auto m = p.memberships.begin();
   const auto m_end = p.memberships.end();
   auto t = p.timers.begin();
   const auto t_end = p.timers.end();
   bool members_changed = false;
   bool timers_changed = false;
+  auto change_members = [&] {
+    if (members_changed) return;
+    members_changed = true;
+    members.clear();
+    members.copy_prefix(m);
+  };
   for (std::size_t i = 0; i < segments.size(); ++i) {
     const model::SegmentOrdinal ordinal = segments[i];
-    for (; m != m_end && m->segment < ordinal; ++m) members.append(*m);
-    for (; t != t_end && t->segment < ordinal; ++t) timers.append(*t);
+    for (; m != m_end && m->segment < ordinal; ++m) {
+      if (members_changed) members.append(*m);
+    }
+    for (; t != t_end && t->segment < ordinal; ++t) {
+      if (timers_changed) timers.append(*t);
+    }
     const bool was = m != m_end && m->segment == ordinal;
     TimestampMs next = model::kNoTime;
     bool member = was;
@@ -736,27 +747,29 @@ void Engine::evaluate_profile(CachedProfile& cached,
       member = answer.member;
       if (member && !was) {
         ++p.change_counter;
+        change_members();
         members.append(ordinal, at);
         emit(p, ordinal, TriggerEvent::kEnter, TriggerReason::kEval, at, at);
-        members_changed = true;
       } else if (!member && was) {
         ++p.change_counter;
+        change_members();
         emit(p, ordinal, TriggerEvent::kExit, TriggerReason::kEval, at, /*entered=*/m->at);
-        members_changed = true;
       }
     }
     if (was) {
-      if (member) members.append(*m);
+      if (member && members_changed) members.append(*m);
       ++m;
     }
     // A removed segment keeps no timer.
-    TimestampMs before = model::kNoTime;
-    if (t != t_end && t->segment == ordinal) {
-      before = t->at;
-      ++t;
+    const bool had_timer = t != t_end && t->segment == ordinal;
+    const TimestampMs before = had_timer ? t->at : model::kNoTime;
+    if (next != before && !timers_changed) {
+      timers_changed = true;
+      timers.clear();
+      timers.copy_prefix(t);
     }
-    if (next != model::kNoTime) timers.append(ordinal, next);
-    if (next != before) timers_changed = true;
+    if (had_timer) ++t;
+    if (next != model::kNoTime && timers_changed) timers.append(ordinal, next);
   }
   if (members_changed) {
     for (; m != m_end; ++m) members.append(*m);
@@ -773,7 +786,7 @@ void Engine::evaluate_profile(CachedProfile& cached,
 
 void Engine::rekey_timer(CachedProfile& cached) {
   model::Profile& p = cached.profile;
-  TimestampMs next = p.next_timer();
+  const TimestampMs next = p.next_timer();
   if (next == model::kNoTime) return;
   if (p.timer_key_due != model::kNoTime && p.timer_key_due <= next) return;
   // An older, later key stays in the index and is removed when it comes due.

@@ -6,57 +6,38 @@
 #include "core/varint.h"
 
 namespace shoal::model {
-namespace {
 
-// The bytes were checked when they came in (parse) or written by a Builder: no bounds checks.
-inline std::uint64_t read_trusted_varint(const char*& p) {
-  std::uint64_t v = 0;
-  for (int shift = 0;; shift += 7) {
+std::uint64_t ordinal_times_detail::read_long_varint(const char*& p, std::uint8_t first) {
+  std::uint64_t v = first & 0x7f;
+  for (int shift = 7;; shift += 7) {
     auto byte = static_cast<std::uint8_t>(*p++);
     v |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
     if (!(byte & 0x80)) return v;
   }
 }
 
-// Instants are added as unsigned deltas, so no pair of them can overflow.
-inline TimestampMs add_delta(TimestampMs base, std::int64_t delta) {
-  return static_cast<TimestampMs>(static_cast<std::uint64_t>(base) +
-                                  static_cast<std::uint64_t>(delta));
-}
-
-}  // namespace
-
-void OrdinalTimes::Iterator::decode() {
-  if (pos_ == end_) return;
-  const char* p = pos_;
-  const std::uint64_t ordinal = next_ordinal_ + read_trusted_varint(p);
-  current_.segment.value = static_cast<std::uint32_t>(ordinal);
-  current_.at = add_delta(current_.at, unzigzag(read_trusted_varint(p)));
-  next_ordinal_ = ordinal + 1;
-  next_ = p;
-}
-
-void OrdinalTimes::Builder::append(SegmentOrdinal segment, TimestampMs at) {
-  assert(segment.value >= next_ordinal_);
-  char buf[2 * kMaxVarintBytes];
-  char* p = write_varint(buf, segment.value - next_ordinal_);
-  p = write_varint(p, zigzag(static_cast<std::int64_t>(static_cast<std::uint64_t>(at) -
-                                                       static_cast<std::uint64_t>(previous_at_))));
-  bytes_.append(buf, static_cast<std::size_t>(p - buf));
-  next_ordinal_ = static_cast<std::uint64_t>(segment.value) + 1;
-  previous_at_ = at;
+void OrdinalTimes::Builder::copy_prefix(const Iterator& upto) {
+  assert(bytes_.empty());
+  bytes_.assign(upto.begin_, upto.pos_);
+  next_ordinal_ = upto.base_ordinal_;
+  previous_at_ = upto.base_at_;
+  min_at_ = upto.prefix_min_;
 }
 
 bool OrdinalTimes::parse(std::string_view bytes, OrdinalTimes& out) {
   ByteReader in(bytes);
   std::uint64_t next_ordinal = 0;
+  TimestampMs at = 0;
+  TimestampMs min_at = kNoTime;
   while (!in.done()) {
-    std::uint64_t delta = 0, at = 0;
-    if (!in.varint(delta) || !in.varint(at)) return false;
+    std::uint64_t delta = 0, at_delta = 0;
+    if (!in.varint(delta) || !in.varint(at_delta)) return false;
     if (delta > UINT32_MAX || next_ordinal + delta > UINT32_MAX) return false;
     next_ordinal += delta + 1;
+    at = ordinal_times_detail::add_delta(at, at_delta);
+    min_at = std::min(min_at, at);
   }
-  out.assign_bytes(bytes);
+  out.assign_bytes(bytes, min_at);
   return true;
 }
 
@@ -70,12 +51,6 @@ std::optional<TimestampMs> OrdinalTimes::find(SegmentOrdinal segment) const {
     if (e.segment > segment) break;
   }
   return std::nullopt;
-}
-
-TimestampMs OrdinalTimes::min_at() const {
-  TimestampMs least = kNoTime;
-  for (const OrdinalTime& e : *this) least = std::min(least, e.at);
-  return least;
 }
 
 void OrdinalTimes::set(SegmentOrdinal segment, TimestampMs at) {
@@ -107,14 +82,17 @@ bool OrdinalTimes::erase(SegmentOrdinal segment) {
   return found;
 }
 
-void OrdinalTimes::assign(const Builder& builder) { assign_bytes(builder.bytes()); }
+void OrdinalTimes::assign(const Builder& builder) {
+  assign_bytes(builder.bytes(), builder.min_at_);
+}
 
-void OrdinalTimes::assign_bytes(std::string_view bytes) {
+void OrdinalTimes::assign_bytes(std::string_view bytes, TimestampMs min_at) {
   if (bytes.size() == bytes_.size()) {
     std::copy(bytes.begin(), bytes.end(), bytes_.begin());
   } else {
     bytes_ = std::string(bytes);  // exact capacity: no growth slack kept per cached profile
   }
+  min_at_ = min_at;
 }
 
 }  // namespace shoal::model

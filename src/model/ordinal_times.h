@@ -9,6 +9,8 @@
 // Encoding, per entry in ordinal order: varint(ordinal - previous ordinal - 1) (the first
 // entry: its ordinal), then zigzag varint(instant - previous instant) (the first: the instant
 // itself). The encoding of a given content is unique, so equal bytes mean equal maps.
+#include <algorithm>
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
@@ -17,6 +19,7 @@
 #include <string_view>
 
 #include "core/clock.h"
+#include "core/varint.h"
 #include "model/ids.h"
 
 namespace shoal::model {
@@ -27,8 +30,31 @@ struct OrdinalTime {
   friend bool operator==(const OrdinalTime&, const OrdinalTime&) = default;
 };
 
+namespace ordinal_times_detail {
+
+// Reads a varint of more than one byte, its first byte already read.
+std::uint64_t read_long_varint(const char*& p, std::uint8_t first);
+
+// The bytes were checked when they came in (OrdinalTimes::parse) or written by a Builder: no
+// bounds checks. Most deltas fit one byte: that path is inline, the rest out of line.
+inline std::uint64_t read_trusted_varint(const char*& p) {
+  const auto first = static_cast<std::uint8_t>(*p++);
+  if (!(first & 0x80)) [[likely]] return first;
+  return read_long_varint(p, first);
+}
+
+// Adds a zigzag-encoded delta; instants wrap as unsigned, so no pair of them overflows.
+inline TimestampMs add_delta(TimestampMs base, std::uint64_t zigzag_delta) {
+  const std::uint64_t delta = (zigzag_delta >> 1) ^ (0 - (zigzag_delta & 1));
+  return static_cast<TimestampMs>(static_cast<std::uint64_t>(base) + delta);
+}
+
+}  // namespace ordinal_times_detail
+
 class OrdinalTimes {
  public:
+  class Builder;
+
   // Forward iteration in ordinal order; decodes one entry per step.
   class Iterator {
    public:
@@ -42,6 +68,7 @@ class OrdinalTimes {
     const OrdinalTime& operator*() const { return current_; }
     const OrdinalTime* operator->() const { return &current_; }
     Iterator& operator++() {
+      prefix_min_ = std::min(prefix_min_, current_.at);
       pos_ = next_;
       decode();
       return *this;
@@ -50,14 +77,34 @@ class OrdinalTimes {
 
    private:
     friend class OrdinalTimes;
-    Iterator(const char* pos, const char* end) : pos_(pos), end_(end) { decode(); }
-    void decode();
+    friend class OrdinalTimes::Builder;
+    Iterator(const char* begin, const char* pos, const char* end)
+        : begin_(begin), pos_(pos), end_(end) {
+      decode();
+    }
+    // Inline: the engine walks both lists of a profile on every evaluation.
+    [[gnu::always_inline]] void decode() {
+      base_ordinal_ = next_ordinal_;
+      base_at_ = current_.at;
+      if (pos_ == end_) return;
+      const char* p = pos_;
+      const std::uint64_t ordinal = next_ordinal_ + ordinal_times_detail::read_trusted_varint(p);
+      current_.segment.value = static_cast<std::uint32_t>(ordinal);
+      current_.at = ordinal_times_detail::add_delta(current_.at, ordinal_times_detail::read_trusted_varint(p));
+      next_ordinal_ = ordinal + 1;
+      next_ = p;
+    }
 
-    const char* pos_ = nullptr;   // the current entry's first byte (end_: past the end)
-    const char* next_ = nullptr;  // the next entry's first byte
+    const char* begin_ = nullptr;  // the list's first byte
+    const char* pos_ = nullptr;    // the current entry's first byte (end_: past the end)
+    const char* next_ = nullptr;   // the next entry's first byte
     const char* end_ = nullptr;
     std::uint64_t next_ordinal_ = 0;  // the smallest ordinal the next entry may have
     OrdinalTime current_;
+    // The encoder's state before the current entry: what a copy of [begin_, pos_) leaves.
+    std::uint64_t base_ordinal_ = 0;
+    TimestampMs base_at_ = 0;
+    TimestampMs prefix_min_ = kNoTime;  // the smallest instant before the current entry
   };
 
   // Appends entries in increasing ordinal order; finish() or OrdinalTimes::assign take them.
@@ -67,15 +114,32 @@ class OrdinalTimes {
       bytes_.clear();
       next_ordinal_ = 0;
       previous_at_ = 0;
+      min_at_ = kNoTime;
     }
-    void append(SegmentOrdinal segment, TimestampMs at);
+    void append(SegmentOrdinal segment, TimestampMs at) {
+      assert(segment.value >= next_ordinal_);
+      char buf[2 * kMaxVarintBytes];
+      char* p = write_varint(buf, segment.value - next_ordinal_);
+      p = write_varint(p, zigzag(static_cast<std::int64_t>(static_cast<std::uint64_t>(at) -
+                                                           static_cast<std::uint64_t>(previous_at_))));
+      bytes_.append(buf, static_cast<std::size_t>(p - buf));
+      next_ordinal_ = static_cast<std::uint64_t>(segment.value) + 1;
+      previous_at_ = at;
+      min_at_ = std::min(min_at_, at);
+    }
     void append(const OrdinalTime& entry) { append(entry.segment, entry.at); }
+    // Starts the builder (it must be empty) with the entries of a list before `upto`, an
+    // iterator of that list reached from its begin(), copied as bytes: a walk that finds its
+    // first change part-way through a list re-encodes only from there on.
+    void copy_prefix(const Iterator& upto);
     std::string_view bytes() const { return bytes_; }
 
    private:
+    friend class OrdinalTimes;
     std::string bytes_;
     std::uint64_t next_ordinal_ = 0;
     TimestampMs previous_at_ = 0;
+    TimestampMs min_at_ = kNoTime;
   };
 
   OrdinalTimes() = default;
@@ -84,17 +148,20 @@ class OrdinalTimes {
   // when `bytes` is not one.
   static bool parse(std::string_view bytes, OrdinalTimes& out);
 
-  Iterator begin() const { return Iterator(bytes_.data(), bytes_.data() + bytes_.size()); }
+  Iterator begin() const {
+    return Iterator(bytes_.data(), bytes_.data(), bytes_.data() + bytes_.size());
+  }
   Iterator end() const {
     const char* e = bytes_.data() + bytes_.size();
-    return Iterator(e, e);
+    return Iterator(bytes_.data(), e, e);
   }
   bool empty() const { return bytes_.empty(); }
   std::size_t size() const;  // counts (decodes) the entries
 
   std::optional<TimestampMs> find(SegmentOrdinal segment) const;
-  // The smallest instant, or kNoTime when empty.
-  TimestampMs min_at() const;
+  // The smallest instant, or kNoTime when empty; kept, not decoded (the engine asks for a
+  // profile's next timer on every change of it).
+  TimestampMs min_at() const { return min_at_; }
   // Inserts or replaces; O(size) (re-encodes).
   void set(SegmentOrdinal segment, TimestampMs at);
   bool erase(SegmentOrdinal segment);
@@ -109,9 +176,10 @@ class OrdinalTimes {
   }
 
  private:
-  void assign_bytes(std::string_view bytes);
+  void assign_bytes(std::string_view bytes, TimestampMs min_at);
 
   std::string bytes_;
+  TimestampMs min_at_ = kNoTime;
 };
 
 }  // namespace shoal::model

@@ -122,6 +122,7 @@ TEST(OrdinalTimesTest, RandomOperationsMatchAMap) {
         OrdinalTimes rebuilt;
         rebuilt.assign(builder);
         ASSERT_EQ(rebuilt, times) << "round " << round << " step " << step;
+        ASSERT_EQ(rebuilt.min_at(), times.min_at());
       }
       ASSERT_EQ(as_map(times), reference) << "round " << round << " step " << step;
       ASSERT_EQ(times.size(), reference.size());
@@ -136,6 +137,46 @@ TEST(OrdinalTimesTest, RandomOperationsMatchAMap) {
     OrdinalTimes reparsed;
     ASSERT_TRUE(OrdinalTimes::parse(times.bytes(), reparsed));
     EXPECT_EQ(as_map(reparsed), reference);
+    EXPECT_EQ(reparsed.min_at(), expected_min(reference));
+  }
+}
+
+TEST(OrdinalTimesTest, ABuilderContinuesFromAnyCopiedPrefix) {
+  std::mt19937_64 rng(7);
+  std::uniform_int_distribution<TimestampMs> instant(-1'000'000, 1'000'000);
+  OrdinalTimes::Builder source;
+  std::vector<OrdinalTime> entries;
+  for (std::uint32_t s = 0; s < 30; s += 1 + static_cast<std::uint32_t>(rng() % 4)) {
+    entries.push_back({ord(s), s % 3 == 0 ? 500 : instant(rng)});
+    source.append(entries.back());
+  }
+  OrdinalTimes times;
+  times.assign(source);
+  for (std::size_t k = 0; k <= entries.size(); ++k) {
+    auto it = times.begin();
+    for (std::size_t i = 0; i < k; ++i) ++it;
+    // The prefix, then the same rest: the same list.
+    OrdinalTimes::Builder same;
+    same.copy_prefix(it);
+    for (auto rest = it; rest != times.end(); ++rest) same.append(*rest);
+    OrdinalTimes copy;
+    copy.assign(same);
+    EXPECT_EQ(copy, times) << "prefix of " << k;
+    EXPECT_EQ(copy.min_at(), times.min_at()) << "prefix of " << k;
+    // The prefix, then the rest with the entry at k replaced: what set() makes.
+    if (k < entries.size()) {
+      OrdinalTimes::Builder changed;
+      changed.copy_prefix(it);
+      changed.append(entries[k].segment, -77);
+      auto rest = it;
+      for (++rest; rest != times.end(); ++rest) changed.append(*rest);
+      OrdinalTimes expected = times;
+      expected.set(entries[k].segment, -77);
+      OrdinalTimes got;
+      got.assign(changed);
+      EXPECT_EQ(got, expected) << "entry " << k;
+      EXPECT_EQ(got.min_at(), expected.min_at()) << "entry " << k;
+    }
   }
 }
 
