@@ -39,6 +39,7 @@ struct Options {
   bool sync = false;
   double max_seconds = 600;
   double progress_seconds = 0;  // > 0: a progress line (rate, cache, memory) this often
+  std::size_t cache_mb = 0;      // 0: the engine's default profile cache budget
 };
 
 bool parse_options(int argc, char** argv, Options& o) {
@@ -56,7 +57,7 @@ bool parse_options(int argc, char** argv, Options& o) {
       std::printf(
           "shoal bench engine [--profiles N] [--events N] [--segments N] [--zipf S] "
           "[--commit-ms MS] [--checkpoint-ms MS] [--no-command-log] [--trigger-log] [--inline-checkpoints] [--seed N] [--data-dir DIR] "
-          "[--sync] [--max-seconds S] [--progress-seconds S]\n");
+          "[--sync] [--max-seconds S] [--progress-seconds S] [--cache-mb MB]\n");
       return false;
     } else if (a == "--sync") {
       o.sync = true;
@@ -86,6 +87,8 @@ bool parse_options(int argc, char** argv, Options& o) {
       o.max_seconds = std::stod(v);
     } else if ((a == "--progress-seconds") && (v = next("--progress-seconds"))) {
       o.progress_seconds = std::stod(v);
+    } else if ((a == "--cache-mb") && (v = next("--cache-mb"))) {
+      o.cache_mb = std::stoull(v);
     } else {
       std::fprintf(stderr, "unknown option %s (see --help)\n", a.c_str());
       return false;
@@ -142,6 +145,8 @@ int run_engine_bench(int argc, char** argv) {
   engine_options.command_log = o.command_log;
   engine_options.trigger_log = o.trigger_log;
   engine_options.background_checkpoints = o.background_checkpoints;
+  if (o.cache_mb) engine_options.profile_cache_bytes = o.cache_mb << 20;
+  const std::size_t cache_budget_mb = engine_options.profile_cache_bytes >> 20;
   engine::Engine engine(**store, engine_options);
   if (auto s = engine.open(); !s.ok()) {
     std::fprintf(stderr, "%s\n", s.error().message.c_str());
@@ -254,11 +259,12 @@ int run_engine_bench(int argc, char** argv) {
         const auto mem = store->get()->memory_usage();
         std::fprintf(stderr,
                      "[%5.0f s] %zu events, %.0f events/s since the last line; %zu profiles "
-                     "cached; RSS %.0f MiB, memtables %.0f MiB, block cache %.0f MiB\n",
+                     "cached (limit %zu); RSS %.0f MiB, memtables %.0f MiB, block cache %.0f MiB\n",
                      std::chrono::duration<double>(now - t0).count(), i,
                      static_cast<double>(i - progress_events) /
                          std::chrono::duration<double>(now - last_progress).count(),
-                     engine.cached_profiles(), current_rss_kb() / 1024.0,
+                     engine.cached_profiles(), engine.profile_cache_limit(),
+                     current_rss_kb() / 1024.0,
                      mem.memtables / 1048576.0, mem.block_cache / 1048576.0);
         last_progress = now;
         progress_events = i;
@@ -314,9 +320,10 @@ int run_engine_bench(int argc, char** argv) {
   if (cache.profiles > 0) {
     const auto& b = cache.bytes;
     const double n = static_cast<double>(cache.profiles);
-    std::printf("profile cache     %zu profiles, %.0f bytes each: object %.0f, identities %.0f, "
-                "fields %.0f, series %.0f, memberships %.0f, timers %.0f\n",
-                cache.profiles, b.total() / n, b.object / n, b.identities / n, b.fields / n,
+    std::printf("profile cache     %zu profiles (limit %zu, budget %zu MiB), %.0f bytes each: "
+                "object %.0f, identities %.0f, fields %.0f, series %.0f, memberships %.0f, "
+                "timers %.0f\n",
+                cache.profiles, engine.profile_cache_limit(), cache_budget_mb, b.total() / n, b.object / n, b.identities / n, b.fields / n,
                 b.series / n, b.memberships / n, b.timers / n);
   }
   std::printf("allocator         %s\n", allocator_name().c_str());

@@ -33,6 +33,7 @@ struct ServeConfig {
   int header_timeout_ms = 10000;
   int body_timeout_ms = 30000;
   int commit_interval_ms = 5;
+  std::size_t cache_mb = 1024;
   bool sync_writes = false;
   std::vector<std::string> identity_limits;
   std::string master_key_file;  // empty: <data_dir>/master.key
@@ -81,6 +82,7 @@ Status apply_toml(const std::string& path, CLI::App& cmd, ServeConfig& config) {
   take("header_timeout_ms", "--header-timeout-ms", config.header_timeout_ms);
   take("body_timeout_ms", "--body-timeout-ms", config.body_timeout_ms);
   take("commit_interval_ms", "--commit-interval-ms", config.commit_interval_ms);
+  take("cache_mb", "--cache-mb", config.cache_mb);
   take("sync_writes", "--sync-writes", config.sync_writes);
   take("master_key_file", "--master-key-file", config.master_key_file);
   if (unset("--identity-limit")) {
@@ -122,6 +124,7 @@ int run(const ServeConfig& config) {
   if (!address.ok()) return fail(address.error().message);
   engine::EngineOptions engine_options;
   engine_options.synchronous_segment_builds = false;
+  engine_options.profile_cache_bytes = config.cache_mb << 20;
   // Triggers reach users through export subscriptions, whose outboxes are committed by the
   // exporter's commit observer; a global trigger log would be written and erased unread.
   engine_options.trigger_log = false;
@@ -256,6 +259,12 @@ void add_serve_command(CLI::App& app) {
                   "Longest time events wait to be committed together (group commit)")
       ->envname("SHOAL_COMMIT_INTERVAL_MS")
       ->check(CLI::Range(0, 1000))
+      ->capture_default_str();
+  cmd->add_option("--cache-mb", config->cache_mb,
+                  "Memory for cached profiles, in MiB (approximate); the least recently used "
+                  "beyond it are read back from the store when needed")
+      ->envname("SHOAL_CACHE_MB")
+      ->check(CLI::Range(std::size_t{16}, std::size_t{1} << 24))
       ->capture_default_str();
   cmd->add_flag("--sync-writes", config->sync_writes,
                 "fsync the write-ahead log on every commit (power-loss safe, slower)")

@@ -4,11 +4,12 @@
 #include <cassert>
 #include <charconv>
 #include <cstring>
+#include <limits>
 #include <tuple>
 
 #include "core/hash.h"
-#include "model/json.h"
 #include "core/varint.h"
+#include "model/json.h"
 
 namespace shoal::engine {
 namespace {
@@ -972,7 +973,7 @@ const model::Profile* Engine::cached_profile(model::ProfileId id) const {
 std::size_t Engine::dirty_profile_bound() const {
   return options_.checkpoint_dirty_profiles
              ? options_.checkpoint_dirty_profiles
-             : std::max<std::size_t>(options_.max_cached_profiles / 2, 1);
+             : std::max<std::size_t>(profile_cache_limit_ / 2, 1);
 }
 
 bool Engine::checkpoint_due() const {
@@ -1160,19 +1161,51 @@ Status Engine::write_commit(std::vector<Trigger>& released,
   return ok_status();
 }
 
+void Engine::update_profile_cache_limit() {
+  // Footprints of a slice of the cache, from a rotating bucket: a few microseconds per commit.
+  constexpr std::size_t kSample = 128;
+  // What a cached profile costs beyond model::footprint: the hash node and its bucket slot.
+  constexpr std::size_t kEntryOverhead =
+      sizeof(std::pair<const std::uint64_t, CachedProfile>) - sizeof(model::Profile) +
+      2 * sizeof(void*);
+  std::size_t sampled = 0;
+  std::size_t bytes = 0;
+  const std::size_t buckets = profiles_.bucket_count();
+  for (std::size_t visited = 0; visited < buckets && sampled < kSample; ++visited) {
+    sample_bucket_ = (sample_bucket_ + 1) % buckets;
+    for (auto it = profiles_.begin(sample_bucket_); it != profiles_.end(sample_bucket_); ++it) {
+      bytes += model::footprint(it->second.profile).total() + kEntryOverhead;
+      ++sampled;
+    }
+  }
+  if (sampled > 0) {
+    const double mean = static_cast<double>(bytes) / static_cast<double>(sampled);
+    // Smoothed, so one unusual slice does not swing the bound.
+    sampled_profile_bytes_ =
+        sampled_profile_bytes_ == 0 ? mean : 0.8 * sampled_profile_bytes_ + 0.2 * mean;
+  }
+  std::size_t limit = std::numeric_limits<std::size_t>::max();
+  if (sampled_profile_bytes_ > 0) {
+    limit = static_cast<std::size_t>(static_cast<double>(options_.profile_cache_bytes) /
+                                     sampled_profile_bytes_);
+  }
+  if (options_.max_cached_profiles) limit = std::min(limit, options_.max_cached_profiles);
+  profile_cache_limit_ = std::max<std::size_t>(limit, 1);
+}
+
 void Engine::evict_if_needed() {
+  update_profile_cache_limit();
   // A pass may leave the cache above its limit (profiles changed since the last checkpoint must
   // stay): the next pass waits until another tenth has come in, so a full cache does not cost
   // a scan of every cached profile per new one.
-  const std::size_t profile_limit =
-      std::max(options_.max_cached_profiles, evict_profiles_above_);
+  const std::size_t profile_limit = std::max(profile_cache_limit_, evict_profiles_above_);
   if (profiles_.size() > profile_limit && builds_.empty()) {
     ++counters_.eviction_passes;
     // Drop the least recently used fifth of the clean profiles.
     std::vector<std::uint64_t> uses;
     uses.reserve(profiles_.size());
     for (const auto& [id, cached] : profiles_) uses.push_back(cached.last_used);
-    std::size_t target = options_.max_cached_profiles * 4 / 5;
+    std::size_t target = profile_cache_limit_ * 4 / 5;
     std::size_t drop = profiles_.size() - target;
     std::nth_element(uses.begin(), uses.begin() + static_cast<std::ptrdiff_t>(drop - 1),
                      uses.end());
@@ -1187,8 +1220,8 @@ void Engine::evict_if_needed() {
         ++it;
       }
     }
-    evict_profiles_above_ = profiles_.size() > options_.max_cached_profiles
-                                ? profiles_.size() + options_.max_cached_profiles / 10
+    evict_profiles_above_ = profiles_.size() > profile_cache_limit_
+                                ? profiles_.size() + profile_cache_limit_ / 10
                                 : 0;
   }
   const std::size_t identity_limit =

@@ -101,8 +101,11 @@ struct EngineOptions {
   // closes; the server builds it in the background through build_step().
   bool synchronous_segment_builds = true;
   // Memory bounds: after a commit, the least recently used clean profiles (and a share of the
-  // identity index cache) are dropped beyond these counts; they are read back when needed.
-  std::size_t max_cached_profiles = 300'000;
+  // identity index cache) are dropped beyond these; they are read back when needed. The
+  // profile cache is bounded in bytes (approximately: sampled profile footprints, see
+  // model::footprint, plus the cache's own per-entry overhead) and, when non-zero, in count.
+  std::size_t profile_cache_bytes = std::size_t{1} << 30;
+  std::size_t max_cached_profiles = 0;
   std::size_t max_cached_identities = 1'000'000;
   std::vector<IdentityLimit> identity_limits;
   storage::PartitionId partition = 0;
@@ -115,7 +118,7 @@ struct EngineOptions {
   bool trigger_log = true;
   // commit() checkpoints by itself when the log since the last checkpoint exceeds this many
   // bytes (bounds the re-run after a crash) or this many profiles wait to be written (they
-  // cannot be evicted from memory until then). 0 for the latter: max_cached_profiles / 2.
+  // cannot be evicted from memory until then). 0 for the latter: half the profile cache.
   std::size_t checkpoint_log_bytes = 64u << 20;
   std::size_t checkpoint_dirty_profiles = 0;
   // A background checkpoint encodes its profiles in slices of at least this many per commit (a
@@ -254,6 +257,9 @@ class Engine {
   };
   CacheFootprint cache_footprint() const;
   std::size_t cached_profiles() const { return profiles_.size(); }
+  // How many profiles the cache keeps: the count bound, or the byte budget divided by the
+  // sampled bytes per cached profile, whichever is smaller.
+  std::size_t profile_cache_limit() const { return profile_cache_limit_; }
 
   // --- queries and operations for the server (implemented in engine_queries.cc) ---
   struct MemberPage {
@@ -424,6 +430,11 @@ class Engine {
   // Cache sizes above which the next eviction pass runs, when the last one could not get under
   // the limit (0: the limit itself). See evict_if_needed.
   std::size_t evict_profiles_above_ = 0;
+  // The profile cache's bound in count (from the options and the sampled bytes per profile).
+  std::size_t profile_cache_limit_ = 0;
+  double sampled_profile_bytes_ = 0;
+  std::size_t sample_bucket_ = 0;  // where the next footprint sample starts
+  void update_profile_cache_limit();
   std::size_t evict_identities_above_ = 0;
   // A checkpoint made cached profiles droppable: the next commit may run a pass at once.
   void allow_eviction_pass() { evict_profiles_above_ = evict_identities_above_ = 0; }
@@ -469,6 +480,7 @@ class Engine {
   // The checkpoint being written in the background: what it covers, to undo on failure.
   struct InflightCheckpoint;
   std::unique_ptr<InflightCheckpoint> inflight_;
+  double checkpoint_bytes_per_profile_ = 0;  // the last background checkpoint's, to size the next
 
   EngineCounters counters_;
 };

@@ -42,8 +42,10 @@ Error corrupt_log(std::uint64_t seq, std::string_view what) {
 struct Engine::InflightCheckpoint {
   std::unordered_set<std::uint64_t> to_encode;  // the dirty set at its instant (moved, O(1))
   std::vector<std::uint64_t> profiles;  // encoded (in_flight set on them until it lands)
-  storage::Batch profile_writes;  // encoded on the engine thread
-  storage::Batch meta;            // counters, sizes, log erasures, checkpoint record
+  // The checkpoint's one batch: deletes, then the profiles (encoded on the engine thread), then
+  // the indexes and `meta` (added by the writer).
+  storage::Batch writes;
+  storage::Batch meta;  // counters, sizes, log erasures, checkpoint record
   std::unordered_set<std::uint64_t> deleted;
   std::unordered_map<std::string, std::optional<model::ProfileId>> identities;
   std::vector<std::string> deleted_timer_keys;
@@ -61,7 +63,9 @@ struct Engine::InflightCheckpoint {
 };
 
 Engine::Engine(storage::Store& store, EngineOptions options)
-    : store_(store), options_(std::move(options)) {}
+    : store_(store), options_(std::move(options)) {
+  update_profile_cache_limit();
+}
 
 Engine::~Engine() { finish_background_checkpoint(/*wait=*/true); }
 
@@ -101,6 +105,12 @@ void Engine::start_background_checkpoint() {
   c->previous_first_log_seq = first_log_seq_;
   c->log_bytes = log_bytes_;
   c->profile_watermark = next_profile_id_;
+  // Sized from the last checkpoint's bytes per profile: hundreds of megabytes built by
+  // doubling were copied twice over and faulted in anew.
+  c->writes = storage::Batch(static_cast<std::size_t>(
+      static_cast<double>(c->to_encode.size()) * checkpoint_bytes_per_profile_ * 1.1));
+  // Deletes first: a key deleted and put again since the last checkpoint must end up put.
+  append_state_deletes(c->writes, options_.partition, c->deleted, c->deleted_timer_keys);
   mark_checkpointed();
   checkpoint_requested_ = false;
   // A large checkpoint is encoded over about 32 commits rather than thousands, so its profiles
@@ -120,7 +130,7 @@ void Engine::encode_if_awaited(CachedProfile& cached) {
   auto it = c.to_encode.find(cached.profile.id.value);
   if (it == c.to_encode.end()) return;
   c.to_encode.erase(it);
-  encode_profile_writes(cached, c.profile_writes);
+  encode_profile_writes(cached, c.writes);
   cached.committed_key_due = cached.profile.timer_key_due;
   cached.in_flight = true;
   c.profiles.push_back(cached.profile.id.value);
@@ -148,15 +158,13 @@ void Engine::continue_background_checkpoint(std::size_t max_profiles) {
     // Lowest priority: on a small machine the checkpoint should take longer rather than take
     // the CPU from the engine thread and the server's I/O threads (Linux nice is per thread).
     (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19);
-    storage::Batch batch;
-    // Deletes first: a key deleted and put again since the last checkpoint must end up put.
-    append_state_deletes(batch, partition, c->deleted, c->deleted_timer_keys);
-    batch.append(c->profile_writes);
+    storage::Batch& batch = c->writes;
     append_index_writes(batch, partition, c->identities, c->segments, c->mappings);
     batch.append(c->meta);
     c->status = store->write(batch);
     c->written_count = batch.count();
     c->written_bytes = batch.bytes();
+    batch = storage::Batch();  // hand the memory back here, not on the engine thread
     c->done.store(true, std::memory_order_release);
   });
 }
@@ -187,6 +195,10 @@ void Engine::finish_background_checkpoint(bool wait) {
     ++counters_.checkpoints;
     counters_.store_writes += c->written_count;
     counters_.store_bytes += c->written_bytes;
+    if (!c->profiles.empty()) {
+      checkpoint_bytes_per_profile_ = static_cast<double>(c->written_bytes) /
+                                      static_cast<double>(c->profiles.size());
+    }
     checkpoint_profile_id_ = c->profile_watermark;
     allow_eviction_pass();  // its profiles may be dropped now
     return;

@@ -210,6 +210,53 @@ TEST_F(EngineTest, AFullCacheOfUnwrittenProfilesIsNotRescannedForEveryNewProfile
   EXPECT_LE(engine.cached_profiles(), 100u);
 }
 
+// The cache's default bound is in bytes: profiles twice as large mean half as many cached.
+TEST_F(EngineTest, TheProfileCacheKeepsToItsByteBudget) {
+  auto cached_after = [&](std::size_t field_bytes, std::size_t& limit) {
+    fs::remove_all(dir_);  // each size starts from an empty store
+    auto store = open_store();
+    EngineOptions options;
+    options.profile_cache_bytes = 256u << 10;
+    options.background_checkpoints = false;
+    Engine engine(*store, options);
+    EXPECT_TRUE(engine.open().ok());
+    EXPECT_TRUE(engine.set_mapping(kMapping).ok());
+    std::vector<Trigger> released;
+    const std::string plan(field_bytes, 'p');
+    for (int i = 0; i < 3000; ++i) {
+      engine.advance_to(kT + i);
+      EXPECT_TRUE(engine.apply_event("events",
+                                     event("{\"user_id\":\"u" + std::to_string(i) +
+                                           "\",\"plan\":\"" + plan + std::to_string(i) + "\"}"),
+                                     kT + i)
+                      .applied);
+      EXPECT_TRUE(engine.commit(released).ok());
+    }
+    engine.advance_to(kT + 3000);
+    EXPECT_TRUE(engine.checkpoint(released).ok());
+    limit = engine.profile_cache_limit();
+    // What the cache holds, as the engine measures it, stays near the budget.
+    const auto footprint = engine.cache_footprint();
+    EXPECT_LE(footprint.bytes.total(), options.profile_cache_bytes * 11 / 10);
+    EXPECT_LE(engine.cached_profiles(), limit + limit / 10);
+    // Evicted profiles come back intact.
+    auto early = engine.find_profile("user_id", "u7");
+    EXPECT_TRUE(early.ok() && *early);
+    if (early.ok() && *early) {
+      EXPECT_EQ((*early)->field("plan")->value, model::Value(plan + "7"));
+    }
+    return engine.cached_profiles();
+  };
+  std::size_t small_limit = 0, large_limit = 0;
+  const std::size_t small = cached_after(100, small_limit);
+  const std::size_t large = cached_after(1000, large_limit);
+  EXPECT_GT(small, 300u);
+  EXPECT_LT(small, 3000u);  // some were evicted
+  // ~1.5 KB against ~0.6 KB per profile (the 900 more bytes of `plan`).
+  EXPECT_LT(large_limit * 2, small_limit);
+  EXPECT_LT(large * 2, small);
+}
+
 TEST_F(EngineTest, EvictedProfilesAreReadBackIntact) {
   auto store = open_store();
   EngineOptions options;

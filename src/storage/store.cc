@@ -8,6 +8,8 @@
 namespace shoal::storage {
 
 Batch::Batch() : batch_(std::make_unique<rocksdb::WriteBatch>()) {}
+Batch::Batch(std::size_t reserved_bytes)
+    : batch_(std::make_unique<rocksdb::WriteBatch>(reserved_bytes)) {}
 Batch::~Batch() = default;
 Batch::Batch(Batch&&) noexcept = default;
 Batch& Batch::operator=(Batch&&) noexcept = default;

@@ -28,6 +28,9 @@ struct StoreOptions {
 class Batch {
  public:
   Batch();
+  // Room for this many bytes of puts and deletes up front: a large batch built in one go does
+  // not copy itself as it grows.
+  explicit Batch(std::size_t reserved_bytes);
   ~Batch();
   Batch(Batch&&) noexcept;
   Batch& operator=(Batch&&) noexcept;
