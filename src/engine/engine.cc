@@ -1051,12 +1051,17 @@ void Engine::append_index_writes(
 }
 
 void Engine::encode_profile_writes(const CachedProfile& cached, storage::Batch& batch) {
-  encode_buffer_.clear();
-  storage::encode_profile(cached.profile, encode_buffer_);
-  batch.put(storage::profile_key(options_.partition, cached.profile.id), encode_buffer_);
+  encode_profile_writes(cached, options_.partition, encode_buffer_, batch);
+}
+
+void Engine::encode_profile_writes(const CachedProfile& cached, storage::PartitionId partition,
+                                   std::string& buffer, storage::Batch& batch) {
+  buffer.clear();
+  storage::encode_profile(cached.profile, buffer);
+  batch.put(storage::profile_key(partition, cached.profile.id), buffer);
   TimestampMs key_due = cached.profile.timer_key_due;
   if (key_due != cached.committed_key_due && key_due != model::kNoTime) {
-    batch.put(storage::timer_key(options_.partition, key_due, cached.profile.id), "");
+    batch.put(storage::timer_key(partition, key_due, cached.profile.id), "");
   }
 }
 
@@ -1163,7 +1168,7 @@ Status Engine::write_commit(std::vector<Trigger>& released,
 
 void Engine::update_profile_cache_limit() {
   // Footprints of a slice of the cache, from a rotating bucket: a few microseconds per commit.
-  constexpr std::size_t kSample = 128;
+  constexpr std::size_t kSample = 256;
   // What a cached profile costs beyond model::footprint: the hash node and its bucket slot.
   constexpr std::size_t kEntryOverhead =
       sizeof(std::pair<const std::uint64_t, CachedProfile>) - sizeof(model::Profile) +
@@ -1180,9 +1185,10 @@ void Engine::update_profile_cache_limit() {
   }
   if (sampled > 0) {
     const double mean = static_cast<double>(bytes) / static_cast<double>(sampled);
-    // Smoothed, so one unusual slice does not swing the bound.
+    // Smoothed over ~10 commits: profile sizes are skewed (hot profiles hold long series), so
+    // one slice can be far off the mean, and a dip would evict for nothing.
     sampled_profile_bytes_ =
-        sampled_profile_bytes_ == 0 ? mean : 0.8 * sampled_profile_bytes_ + 0.2 * mean;
+        sampled_profile_bytes_ == 0 ? mean : 0.9 * sampled_profile_bytes_ + 0.1 * mean;
   }
   std::size_t limit = std::numeric_limits<std::size_t>::max();
   if (sampled_profile_bytes_ > 0) {
@@ -1213,8 +1219,7 @@ void Engine::evict_if_needed() {
     for (auto it = profiles_.begin(); it != profiles_.end();) {
       // Only profiles whose state is in the store: not changed since the last checkpoint.
       if (it->second.last_used <= cutoff && !pending_.count(it->second.profile.id) &&
-          it->second.in_store && !it->second.in_flight && !dirty_profiles_.count(it->first) &&
-          !awaiting_encode(it->first)) {
+          it->second.in_store && !it->second.in_flight && !dirty_profiles_.count(it->first)) {
         it = profiles_.erase(it);
       } else {
         ++it;

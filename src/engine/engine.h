@@ -121,14 +121,11 @@ struct EngineOptions {
   // cannot be evicted from memory until then). 0 for the latter: half the profile cache.
   std::size_t checkpoint_log_bytes = 64u << 20;
   std::size_t checkpoint_dirty_profiles = 0;
-  // A background checkpoint encodes its profiles in slices of at least this many per commit (a
-  // 32nd of a large one, so its profiles are not pinned for long; no commit waits long); a
-  // profile about to change is encoded first, as it was. When the profiles changed since reach
-  // the dirty bound while one is still in flight, commit() waits for it (memory bound).
-  std::size_t checkpoint_slice_profiles = 1000;
-  // Checkpoints started by commit() are encoded on the engine thread and written by a
-  // background thread while the engine goes on (a checkpoint of 100k profiles is a ~50 MB batch:
-  // writing it inline held every caller for half a second). false: written inline.
+  // Checkpoints started by commit() are encoded and written by a background thread while the
+  // engine goes on (a checkpoint of 100k profiles is a ~50 MB batch: writing it inline held
+  // every caller for half a second); a profile the engine is about to use is encoded first, as
+  // it was. When the profiles changed since reach the dirty bound while one is still in
+  // flight, commit() waits for it (memory bound). false: written inline.
   bool background_checkpoints = true;
 };
 
@@ -283,7 +280,8 @@ class Engine {
     TimestampMs committed_key_due = model::kNoTime;  // profile.timer_key_due as stored
     std::uint64_t last_used = 0;                      // for eviction
     bool in_store = false;
-    bool in_flight = false;  // encoded for the background checkpoint: kept until it lands
+    bool in_flight = false;  // in the background checkpoint: kept in memory until it lands
+    bool awaiting_encode = false;  // in it, and the engine has not claimed it yet
   };
   // What must be re-evaluated for a profile when the millisecond closes.
   struct PendingEval {
@@ -360,6 +358,9 @@ class Engine {
                                    const std::unordered_set<std::uint64_t>& deleted_profiles,
                                    const std::vector<std::string>& deleted_timer_keys);
   void encode_profile_writes(const CachedProfile& cached, storage::Batch& batch);
+  // The same for any thread: `buffer` is scratch space.
+  static void encode_profile_writes(const CachedProfile& cached, storage::PartitionId partition,
+                                    std::string& buffer, storage::Batch& batch);
   static void append_index_writes(
       storage::Batch& batch, storage::PartitionId partition,
       const std::unordered_map<std::string, std::optional<model::ProfileId>>& identities,
@@ -369,14 +370,9 @@ class Engine {
   // A profile the checkpoint in flight has yet to encode is about to be used: encode it now, as
   // it was at the checkpoint's instant.
   void snapshot_for_checkpoint(CachedProfile& cached) {
-    if (checkpoint_encoding_) encode_if_awaited(cached);
+    if (cached.awaiting_encode) encode_if_awaited(cached);
   }
   void encode_if_awaited(CachedProfile& cached);
-  // In the checkpoint in flight and not encoded yet (so not evictable either).
-  bool awaiting_encode(std::uint64_t id) const;
-  // Encodes up to `max_profiles` more profiles of the checkpoint in flight, and hands it to the
-  // writer thread when all are.
-  void continue_background_checkpoint(std::size_t max_profiles);
   // The commit's own batch: a log record (or, for a checkpoint, the state), the triggers,
   // positions, staged writes and the observer's writes.
   Status write_commit(std::vector<Trigger>& released,
@@ -476,7 +472,6 @@ class Engine {
   // checkpoint lands).
   std::uint64_t checkpoint_profile_id_ = 1;
   bool checkpoint_requested_ = false;
-  bool checkpoint_encoding_ = false;  // a checkpoint in flight still encodes its profiles
   // The checkpoint being written in the background: what it covers, to undo on failure.
   struct InflightCheckpoint;
   std::unique_ptr<InflightCheckpoint> inflight_;

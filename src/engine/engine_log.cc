@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <thread>
 
 #include "engine/engine.h"
@@ -36,14 +37,21 @@ Error corrupt_log(std::uint64_t seq, std::string_view what) {
 }  // namespace
 
 // A checkpoint written in the background. At its instant (a commit boundary) the engine moved
-// its dirty sets here and marked the changed profiles; it then encodes those profiles a slice
-// per commit (or just before one changes), and the writer thread assembles and writes the
-// batch. Everything goes back to the engine's dirty sets if the write fails.
+// its dirty sets here and marked the changed profiles (`in_flight`, `awaiting_encode`); the
+// writer thread then encodes those profiles and writes the batch while the engine goes on. A
+// profile the engine is about to use is claimed first: if the writer has not encoded it yet,
+// the engine encodes it itself, as it was at the checkpoint's instant. `mu` makes each profile
+// encoded exactly once, by one of the two. Everything goes back to the engine's dirty sets if
+// the write fails.
 struct Engine::InflightCheckpoint {
-  std::unordered_set<std::uint64_t> to_encode;  // the dirty set at its instant (moved, O(1))
+  std::mutex mu;  // guards to_encode, profiles and (until to_encode is empty) writes
+  std::unordered_set<std::uint64_t> to_encode;  // the dirty set at its instant, not yet encoded
+  // The writer's work list. A profile's node stays put (eviction skips in_flight ones; a merge
+  // or deletion claims the profile before erasing it), but the writer dereferences an entry
+  // only while its id is still in to_encode.
+  std::vector<std::pair<std::uint64_t, CachedProfile*>> queue;
   std::vector<std::uint64_t> profiles;  // encoded (in_flight set on them until it lands)
-  // The checkpoint's one batch: deletes, then the profiles (encoded on the engine thread), then
-  // the indexes and `meta` (added by the writer).
+  // The checkpoint's one batch: deletes, then the profiles, then the indexes and `meta`.
   storage::Batch writes;
   storage::Batch meta;  // counters, sizes, log erasures, checkpoint record
   std::unordered_set<std::uint64_t> deleted;
@@ -54,9 +62,8 @@ struct Engine::InflightCheckpoint {
   std::uint64_t previous_first_log_seq = 0;  // the log it erases starts here
   std::size_t log_bytes = 0;                 // and has this many bytes
   std::uint64_t profile_watermark = 0;       // next_profile_id_ at the boundary
-  std::size_t slice = 0;                     // profiles encoded per commit
 
-  std::thread writer;  // started once every profile is encoded
+  std::thread writer;
   std::atomic<bool> done{false};
   Status status;  // set by the writer before `done`
   std::size_t written_count = 0, written_bytes = 0;
@@ -111,72 +118,66 @@ void Engine::start_background_checkpoint() {
       static_cast<double>(c->to_encode.size()) * checkpoint_bytes_per_profile_ * 1.1));
   // Deletes first: a key deleted and put again since the last checkpoint must end up put.
   append_state_deletes(c->writes, options_.partition, c->deleted, c->deleted_timer_keys);
-  mark_checkpointed();
-  checkpoint_requested_ = false;
-  // A large checkpoint is encoded over about 32 commits rather than thousands, so its profiles
-  // (pinned in memory until it lands) are not held for many seconds.
-  c->slice = std::max(options_.checkpoint_slice_profiles, c->to_encode.size() / 32);
-  inflight_ = std::move(c);
-  checkpoint_encoding_ = true;
-  continue_background_checkpoint(inflight_->slice);
-}
-
-bool Engine::awaiting_encode(std::uint64_t id) const {
-  return checkpoint_encoding_ && inflight_->to_encode.count(id) != 0;
-}
-
-void Engine::encode_if_awaited(CachedProfile& cached) {
-  InflightCheckpoint& c = *inflight_;
-  auto it = c.to_encode.find(cached.profile.id.value);
-  if (it == c.to_encode.end()) return;
-  c.to_encode.erase(it);
-  encode_profile_writes(cached, c.writes);
-  cached.committed_key_due = cached.profile.timer_key_due;
-  cached.in_flight = true;
-  c.profiles.push_back(cached.profile.id.value);
-}
-
-void Engine::continue_background_checkpoint(std::size_t max_profiles) {
-  InflightCheckpoint* c = inflight_.get();
-  if (!c || c->writer.joinable()) return;
-  std::size_t encoded = 0;
-  while (!c->to_encode.empty() && encoded < max_profiles) {
-    std::uint64_t id = *c->to_encode.begin();
-    auto it = profiles_.find(id);
-    if (it == profiles_.end()) {  // not expected: a merge or deletion loads (and encodes) first
-      c->to_encode.erase(c->to_encode.begin());
+  // The writer's list; the engine keeps these profiles in memory until the checkpoint lands.
+  c->queue.reserve(c->to_encode.size());
+  for (auto id = c->to_encode.begin(); id != c->to_encode.end();) {
+    auto it = profiles_.find(*id);
+    if (it == profiles_.end()) {  // not expected: a changed profile stays cached
+      id = c->to_encode.erase(id);
       continue;
     }
-    encode_if_awaited(it->second);
-    ++encoded;
+    it->second.in_flight = true;
+    it->second.awaiting_encode = true;
+    c->queue.emplace_back(*id, &it->second);
+    ++id;
   }
-  if (!c->to_encode.empty()) return;
-  checkpoint_encoding_ = false;
+  mark_checkpointed();
+  checkpoint_requested_ = false;
+  inflight_ = std::move(c);
+  InflightCheckpoint* checkpoint = inflight_.get();
   const storage::PartitionId partition = options_.partition;
   storage::Store* store = &store_;
-  c->writer = std::thread([c, store, partition] {
+  checkpoint->writer = std::thread([checkpoint, store, partition] {
+    InflightCheckpoint& job = *checkpoint;
     // Lowest priority: on a small machine the checkpoint should take longer rather than take
     // the CPU from the engine thread and the server's I/O threads (Linux nice is per thread).
     (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19);
-    storage::Batch& batch = c->writes;
-    append_index_writes(batch, partition, c->identities, c->segments, c->mappings);
-    batch.append(c->meta);
-    c->status = store->write(batch);
-    c->written_count = batch.count();
-    c->written_bytes = batch.bytes();
+    std::string buffer;
+    for (const auto& [id, cached] : job.queue) {
+      std::lock_guard<std::mutex> lock(job.mu);
+      if (job.to_encode.erase(id) == 0) continue;  // the engine claimed it first
+      encode_profile_writes(*cached, partition, buffer, job.writes);
+      cached->committed_key_due = cached->profile.timer_key_due;
+      job.profiles.push_back(id);
+    }
+    {
+      // Every profile is encoded (to_encode is empty): the engine no longer touches `writes`.
+      std::lock_guard<std::mutex> lock(job.mu);
+    }
+    storage::Batch& batch = job.writes;
+    append_index_writes(batch, partition, job.identities, job.segments, job.mappings);
+    batch.append(job.meta);
+    job.status = store->write(batch);
+    job.written_count = batch.count();
+    job.written_bytes = batch.bytes();
     batch = storage::Batch();  // hand the memory back here, not on the engine thread
-    c->done.store(true, std::memory_order_release);
+    job.done.store(true, std::memory_order_release);
   });
+}
+
+void Engine::encode_if_awaited(CachedProfile& cached) {
+  cached.awaiting_encode = false;
+  InflightCheckpoint& c = *inflight_;
+  std::lock_guard<std::mutex> lock(c.mu);
+  if (c.to_encode.erase(cached.profile.id.value) == 0) return;  // the writer has it
+  encode_profile_writes(cached, options_.partition, encode_buffer_, c.writes);
+  cached.committed_key_due = cached.profile.timer_key_due;
+  c.profiles.push_back(cached.profile.id.value);
 }
 
 void Engine::finish_background_checkpoint(bool wait) {
   if (!inflight_) return;
-  if (wait) {
-    continue_background_checkpoint(SIZE_MAX);
-  } else if (!inflight_->done.load(std::memory_order_acquire)) {
-    continue_background_checkpoint(inflight_->slice);
-    return;
-  }
+  if (!wait && !inflight_->done.load(std::memory_order_acquire)) return;
   inflight_->writer.join();
   std::unique_ptr<InflightCheckpoint> c = std::move(inflight_);
   const bool ok = c->status.ok();
@@ -184,6 +185,7 @@ void Engine::finish_background_checkpoint(bool wait) {
     auto it = profiles_.find(id);
     if (it == profiles_.end()) continue;  // merged or deleted since: in deleted_profiles_
     it->second.in_flight = false;
+    it->second.awaiting_encode = false;
     if (ok) {
       it->second.in_store = true;
     } else {
