@@ -1167,7 +1167,10 @@ Status Engine::write_commit(std::vector<Trigger>& released,
 }
 
 void Engine::update_profile_cache_limit() {
-  // Footprints of a slice of the cache, from a rotating bucket: a few microseconds per commit.
+  // Footprints of some 256 cached profiles: a few microseconds per commit. The buckets are
+  // visited with a golden-ratio stride, not in a row: ids hash to themselves, so neighbouring
+  // buckets hold neighbouring ids, and those have similar sizes (the oldest ids are the busiest
+  // profiles, with the longest series) - a run of them skewed the estimate by half.
   constexpr std::size_t kSample = 256;
   // What a cached profile costs beyond model::footprint: the hash node and its bucket slot.
   constexpr std::size_t kEntryOverhead =
@@ -1176,8 +1179,11 @@ void Engine::update_profile_cache_limit() {
   std::size_t sampled = 0;
   std::size_t bytes = 0;
   const std::size_t buckets = profiles_.bucket_count();
+  // Coprime with the bucket count (a prime in libstdc++, else the walk still moves on).
+  const std::size_t stride =
+      std::max<std::size_t>(1, static_cast<std::size_t>(static_cast<double>(buckets) * 0.618));
   for (std::size_t visited = 0; visited < buckets && sampled < kSample; ++visited) {
-    sample_bucket_ = (sample_bucket_ + 1) % buckets;
+    sample_bucket_ = (sample_bucket_ + stride) % buckets;
     for (auto it = profiles_.begin(sample_bucket_); it != profiles_.end(sample_bucket_); ++it) {
       bytes += model::footprint(it->second.profile).total() + kEntryOverhead;
       ++sampled;
