@@ -323,8 +323,9 @@ int run_engine_bench(int argc, char** argv) {
     std::printf("profile cache     %zu profiles (limit %zu, budget %zu MiB), %.0f bytes each: "
                 "object %.0f, identities %.0f, fields %.0f, series %.0f, memberships %.0f, "
                 "timers %.0f\n",
-                cache.profiles, engine.profile_cache_limit(), cache_budget_mb, b.total() / n, b.object / n, b.identities / n, b.fields / n,
-                b.series / n, b.memberships / n, b.timers / n);
+                cache.profiles, engine.profile_cache_limit(), cache_budget_mb, b.total() / n,
+                b.object / n, b.identities / n, b.fields / n, b.series / n, b.memberships / n,
+                b.timers / n);
   }
   std::printf("allocator         %s\n", allocator_name().c_str());
   std::printf("disk              %.1f MiB, %.0f bytes/profile\n", disk / 1048576.0,

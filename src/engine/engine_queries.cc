@@ -88,10 +88,6 @@ Status Engine::remove_mapping(std::string_view stream) {
   return ok_status();
 }
 
-}  // namespace shoal::engine
-
-namespace shoal::engine {
-
 Engine::CacheFootprint Engine::cache_footprint() const {
   CacheFootprint out;
   out.profiles = profiles_.size();
