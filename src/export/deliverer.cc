@@ -101,12 +101,17 @@ Status Deliverer::refill(TimestampMs now) {
   Status status = store_.scan_from(prefix, next_key_, [&](std::string_view key,
                                                           std::string_view value) {
     std::string_view partition_key, message;
+    RetryState retry;
     Pending p;
     p.key = std::string(key);
     p.loaded_ms = now;
-    if (decode_outbox_entry(value, partition_key, message)) {
+    if (decode_outbox_entry(value, partition_key, message, &retry)) {
       p.partition_key = std::string(partition_key);
       p.data = std::string(message);
+      // Failed before a restart: its count and age go on (it is due at once).
+      p.attempts = retry.attempts;
+      p.first_failure_ms = retry.first_failure_ms;
+      p.last_error = std::move(retry.last_error);
     } else {
       p.partition_key = "corrupt";
       p.last_error = "outbox entry is corrupt";
@@ -149,6 +154,11 @@ void Deliverer::fail(Pending& p, const std::string& error, TimestampMs now,
     dead.push_back(seq);
     return;
   }
+  // The attempts are stored with the message, so a restart resumes its count and age.
+  std::string value;
+  encode_outbox_entry(p.partition_key, p.data,
+                      RetryState{p.attempts, p.first_failure_ms, p.last_error}, value);
+  batch.put(p.key, value);
   // Exponential backoff with a jitter of up to half the delay, derived from the sequence so
   // that it needs no random source and spreads retries of one batch.
   int shift = static_cast<int>(std::min<std::uint32_t>(p.attempts - 1, 20));
@@ -156,6 +166,34 @@ void Deliverer::fail(Pending& p, const std::string& error, TimestampMs now,
   std::uint64_t h = sequence_of_key(p.key) * 0x9E3779B97F4A7C15ull;
   delay = delay / 2 + static_cast<std::int64_t>((h >> 33) % static_cast<std::uint64_t>(delay / 2 + 1));
   p.not_before = now + delay;
+}
+
+void Deliverer::erase_delivered(const std::vector<std::uint64_t>& accepted,
+                                storage::Batch& batch) const {
+  // `accepted` is in sequence order. A run of accepted messages that are neighbours in
+  // `pending_` has no other live message between them in the store: `pending_` holds every
+  // live outbox key below `next_key_` (keys are only added above it, by the engine's commits in
+  // sequence order, and only this thread erases them). So each run costs one range tombstone
+  // instead of one tombstone per message. Outbox keys have one length, so key + '\0' is the
+  // first key after `key`.
+  std::size_t i = 0;
+  while (i < accepted.size()) {
+    auto first = pending_.find(accepted[i]);
+    auto last = first;
+    std::size_t j = i;
+    while (j + 1 < accepted.size()) {
+      auto next = std::next(last);
+      if (next == pending_.end() || next->first != accepted[j + 1]) break;
+      last = next;
+      ++j;
+    }
+    if (first == last) {
+      batch.erase(first->second.key);
+    } else {
+      batch.erase_range(first->second.key, last->second.key + '\0');
+    }
+    i = j + 1;
+  }
 }
 
 std::int64_t Deliverer::round(TimestampMs now) {
@@ -298,7 +336,7 @@ std::int64_t Deliverer::round(TimestampMs now) {
       return 0;
     }
   }
-  for (std::uint64_t seq : accepted) batch.erase(pending_.at(seq).key);
+  erase_delivered(accepted, batch);
   settle();
   for (std::uint64_t seq : accepted) pending_.erase(seq);
   {

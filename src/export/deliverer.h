@@ -4,9 +4,10 @@
 // to `linger_ms` for a fuller batch, sends at most one message per partition key per call and
 // none of a key while an earlier one of that key is waiting for a retry (so per-key order holds
 // across retries), retries failed entries only with exponential backoff, erases a message once
-// the destination accepted it, and moves it to the dead-letter list (kExportDeadLetter) after
-// `max_attempts` or `max_age_ms`. The constructor starts nothing; start() starts the thread,
-// stop() joins it. notify() and the accessors are thread-safe.
+// the destination accepted it (a range delete per run of accepted neighbours), stores a failed
+// message's attempts with it (a restart resumes them), and moves it to the dead-letter list
+// (kExportDeadLetter) after `max_attempts` or `max_age_ms`. The constructor starts nothing;
+// start() starts the thread, stop() joins it. notify() and the accessors are thread-safe.
 #include <atomic>
 #include <condition_variable>
 #include <functional>
@@ -76,6 +77,8 @@ class Deliverer {
   void fail(Pending& p, const std::string& error, TimestampMs now, storage::Batch& batch,
             std::vector<std::uint64_t>& dead);
   void record_error(const std::string& error, TimestampMs now);
+  // Erases the accepted messages (sequences in order), one range delete per run of neighbours.
+  void erase_delivered(const std::vector<std::uint64_t>& accepted, storage::Batch& batch) const;
 
   storage::Store& store_;
   const Clock& clock_;

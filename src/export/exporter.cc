@@ -46,16 +46,26 @@ Status Exporter::load() {
   }));
   std::lock_guard lock(mutex_);
   for (const auto& [key, value] : records) {
-    if (key.size() > 1 && key.find('/') != std::string::npos) continue;  // backfill state
+    if (key.find('/') != std::string::npos) continue;  // a subscription's backfill records
     auto subscription = subscription_from_json(value);
     if (!subscription.ok()) return subscription.take_error().with_context(key.substr(1));
     auto entry = std::make_unique<Entry>();
     entry->subscription = std::move(subscription).value();
-    for (const auto& [k, v] : records) {
-      if (k == backfill_key(entry->subscription.id)) entry->backfill = backfill_from_json(v);
-    }
     std::string id = entry->subscription.id;
     entries_[id] = std::move(entry);
+  }
+  // Keys sort after their subscription's own record: "U<id>/backfill", "U<id>/live/<profile>".
+  for (const auto& [key, value] : records) {
+    std::size_t slash = key.find('/');
+    if (slash == std::string::npos) continue;
+    auto it = entries_.find(std::string_view(key).substr(1, slash - 1));
+    if (it == entries_.end()) continue;  // left by a removal that crashed half-way
+    Entry& entry = *it->second;
+    if (key == backfill_key(entry.subscription.id)) {
+      entry.backfill = backfill_from_json(value);
+    } else if (auto profile = backfill_live_profile(key)) {
+      entry.live_during_backfill.insert(profile->value);
+    }
   }
   return ok_status();
 }
@@ -177,7 +187,10 @@ Status Exporter::observe(const engine::Engine& engine,
           }
         }
       }
-      if (entry->backfill.active) entry->live_during_backfill.insert(profile_id);
+      // Stored with the commit, so a restart mid-backfill still skips the profile.
+      if (entry->backfill.active && entry->live_during_backfill.insert(profile_id).second) {
+        batch.put(backfill_live_key(sub.id, model::ProfileId{profile_id}), {});
+      }
     }
     for (const Group& group : groups) {
       if (group.message.empty()) continue;
@@ -343,16 +356,19 @@ Status Exporter::remove(std::string_view id_view) {
     return ok_status();
   }));
   if (*removed && (*removed)->deliverer) (*removed)->deliverer->stop();
-  // Nothing writes these keys any more: erase the outbox and the dead letters.
-  for (const std::string& prefix : {outbox_prefix(id), dead_letter_prefix(id)}) {
-    storage::Batch batch;
+  // Nothing writes these keys any more: erase the outbox (one range delete in its own family),
+  // the dead letters and the backfill's live set.
+  storage::Batch batch;
+  std::string outbox_end = outbox_prefix(id);
+  ++outbox_end.back();  // the id is hex: its last character is below 0xff
+  batch.erase_range(outbox_prefix(id), outbox_end);
+  for (const std::string& prefix : {dead_letter_prefix(id), backfill_live_prefix(id)}) {
     SHOAL_RETURN_IF_ERROR(store_.scan(prefix, [&](std::string_view key, std::string_view) {
       batch.erase(key);
       return true;
     }));
-    SHOAL_RETURN_IF_ERROR(store_.write(batch));
   }
-  return ok_status();
+  return store_.write(batch);
 }
 
 Status Exporter::set_paused(std::string_view id, bool paused) {
@@ -565,6 +581,9 @@ bool Exporter::backfill_step(engine::Engine& engine, const std::string& id, std:
   if (b.segment_index >= sub.segments.size()) {
     b.active = false;
     b.complete = true;
+    for (std::uint64_t profile : entry.live_during_backfill) {
+      engine.stage_erase(backfill_live_key(sub.id, model::ProfileId{profile}));
+    }
     entry.live_during_backfill.clear();
   }
   engine.stage_put(storage::meta_key(kSequenceMeta), encode_sequence(next_sequence_));

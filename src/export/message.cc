@@ -145,22 +145,64 @@ std::string partition_key_for(std::string_view identifier_field, const model::Pr
   return key;
 }
 
+namespace {
+
+constexpr char kRetryMarker = static_cast<char>(0xFF);
+
+void put_be(std::string& out, std::uint64_t v, int bytes) {
+  for (int s = (bytes - 1) * 8; s >= 0; s -= 8) out.push_back(static_cast<char>((v >> s) & 0xff));
+}
+
+bool get_be(std::string_view& in, int bytes, std::uint64_t& v) {
+  if (in.size() < static_cast<std::size_t>(bytes)) return false;
+  v = 0;
+  for (int b = 0; b < bytes; ++b) v = (v << 8) | static_cast<std::uint8_t>(in[b]);
+  in.remove_prefix(static_cast<std::size_t>(bytes));
+  return true;
+}
+
+}  // namespace
+
 void encode_outbox_entry(std::string_view partition_key, std::string_view message,
                          std::string& out) {
-  auto n = static_cast<std::uint32_t>(partition_key.size());
-  for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<char>((n >> s) & 0xff));
+  put_be(out, partition_key.size(), 4);
   out += partition_key;
   out += message;
 }
 
+void encode_outbox_entry(std::string_view partition_key, std::string_view message,
+                         const RetryState& retry, std::string& out) {
+  if (retry.attempts > 0) {
+    out.push_back(kRetryMarker);
+    put_be(out, retry.attempts, 4);
+    put_be(out, static_cast<std::uint64_t>(retry.first_failure_ms), 8);
+    put_be(out, retry.last_error.size(), 4);
+    out += retry.last_error;
+  }
+  encode_outbox_entry(partition_key, message, out);
+}
+
 bool decode_outbox_entry(std::string_view bytes, std::string_view& partition_key,
-                         std::string_view& message) {
-  if (bytes.size() < 4) return false;
-  std::uint32_t n = 0;
-  for (int b = 0; b < 4; ++b) n = (n << 8) | static_cast<std::uint8_t>(bytes[b]);
-  if (bytes.size() - 4 < n) return false;
-  partition_key = bytes.substr(4, n);
-  message = bytes.substr(4 + n);
+                         std::string_view& message, RetryState* retry) {
+  if (retry) *retry = RetryState{};
+  if (!bytes.empty() && bytes.front() == kRetryMarker) {
+    bytes.remove_prefix(1);
+    std::uint64_t attempts = 0, first_failure = 0, error_size = 0;
+    if (!get_be(bytes, 4, attempts) || !get_be(bytes, 8, first_failure) ||
+        !get_be(bytes, 4, error_size) || bytes.size() < error_size) {
+      return false;
+    }
+    if (retry) {
+      retry->attempts = static_cast<std::uint32_t>(attempts);
+      retry->first_failure_ms = static_cast<TimestampMs>(first_failure);
+      retry->last_error.assign(bytes.substr(0, error_size));
+    }
+    bytes.remove_prefix(error_size);
+  }
+  std::uint64_t n = 0;
+  if (!get_be(bytes, 4, n) || bytes.size() < n) return false;
+  partition_key = bytes.substr(0, n);
+  message = bytes.substr(n);
   return true;
 }
 

@@ -46,10 +46,23 @@ std::string partition_key_for(std::string_view identifier_field, const model::Pr
                               model::ProfileId id,
                               const std::vector<model::Identity>* identities);
 
-// An outbox entry's stored bytes: u32 BE key length, key, message.
+// Delivery attempts of an outbox message that failed, kept with it so that a restart neither
+// resets its backoff nor extends its way to the dead letters.
+struct RetryState {
+  std::uint32_t attempts = 0;
+  TimestampMs first_failure_ms = 0;
+  std::string last_error;
+};
+
+// An outbox entry's stored bytes: u32 BE key length, key, message. A message that has failed
+// is rewritten with its RetryState in front: 0xFF, u32 attempts, u64 first failure, u32 error
+// length, error (a key length never has 0xFF as its first byte: keys are <= 256 bytes).
 void encode_outbox_entry(std::string_view partition_key, std::string_view message,
                          std::string& out);
+void encode_outbox_entry(std::string_view partition_key, std::string_view message,
+                         const RetryState& retry, std::string& out);
+// `retry` (optional) is reset when the entry has none.
 bool decode_outbox_entry(std::string_view bytes, std::string_view& partition_key,
-                         std::string_view& message);
+                         std::string_view& message, RetryState* retry = nullptr);
 
 }  // namespace shoal::exports

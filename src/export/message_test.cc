@@ -126,6 +126,37 @@ TEST(MessageTest, OutboxEntryRoundTripsAndRejectsTruncation) {
   EXPECT_EQ(key, "key");
   EXPECT_EQ(message, "{\"m\":1}");
   EXPECT_FALSE(decode_outbox_entry(std::string_view(bytes).substr(0, 5), key, message));
+  RetryState retry{3, 99, "old"};
+  ASSERT_TRUE(decode_outbox_entry(bytes, key, message, &retry));
+  EXPECT_EQ(retry.attempts, 0u);  // a message that never failed has no retry state
+  EXPECT_EQ(retry.first_failure_ms, 0);
+  EXPECT_TRUE(retry.last_error.empty());
+}
+
+TEST(MessageTest, AFailedOutboxEntryKeepsItsAttemptsAgeAndError) {
+  std::string bytes;
+  encode_outbox_entry("user-7", "{\"m\":2}",
+                      RetryState{4, 1700000000123, "ProvisionedThroughputExceededException"}, bytes);
+  std::string_view key, message;
+  RetryState retry;
+  ASSERT_TRUE(decode_outbox_entry(bytes, key, message, &retry));
+  EXPECT_EQ(key, "user-7");
+  EXPECT_EQ(message, "{\"m\":2}");
+  EXPECT_EQ(retry.attempts, 4u);
+  EXPECT_EQ(retry.first_failure_ms, 1700000000123);
+  EXPECT_EQ(retry.last_error, "ProvisionedThroughputExceededException");
+  // Every truncation of the retry header is refused, not read as a plain entry.
+  std::size_t header = 1 + 4 + 8 + 4 + retry.last_error.size();
+  for (std::size_t n = 1; n < header + 4; ++n) {
+    EXPECT_FALSE(decode_outbox_entry(std::string_view(bytes).substr(0, n), key, message, &retry))
+        << n;
+  }
+  // No retry state given: written as a plain entry.
+  std::string plain;
+  encode_outbox_entry("user-7", "{}", RetryState{}, plain);
+  std::string expected;
+  encode_outbox_entry("user-7", "{}", expected);
+  EXPECT_EQ(plain, expected);
 }
 
 TEST(DeadLetterTest, RoundTripsAndRejectsCorruptBytes) {

@@ -284,6 +284,21 @@ std::string subscription_key(std::string_view id) {
 
 std::string backfill_key(std::string_view id) { return subscription_key(id) + "/backfill"; }
 
+std::string backfill_live_prefix(std::string_view id) { return subscription_key(id) + "/live/"; }
+
+std::string backfill_live_key(std::string_view id, model::ProfileId profile) {
+  std::string key = backfill_live_prefix(id);
+  storage::append_u64_be(key, profile.value);
+  return key;
+}
+
+std::optional<model::ProfileId> backfill_live_profile(std::string_view key) {
+  constexpr std::string_view kMarker = "/live/";
+  std::size_t at = key.find(kMarker);
+  if (at == std::string_view::npos || key.size() != at + kMarker.size() + 8) return std::nullopt;
+  return model::ProfileId{storage::read_u64_be(key.substr(at + kMarker.size()))};
+}
+
 std::string backfill_to_json(const BackfillState& b) {
   return json::serialize(json::object{{"active", b.active},
                                       {"segment_index", b.segment_index},

@@ -3,6 +3,7 @@
 // plus shoal's additions) and its parsing, validation and stored form (records kSubscription).
 // Plain values; no threads.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -84,6 +85,12 @@ Result<Subscription> subscription_from_json(std::string_view json);
 // The store keys of a subscription's records.
 std::string subscription_key(std::string_view id);
 std::string backfill_key(std::string_view id);
+// Profiles that changed while a backfill ran get no backfill message (their live message came
+// first); the set is stored so a restart keeps skipping them: key backfill_live_key -> "".
+std::string backfill_live_prefix(std::string_view id);
+std::string backfill_live_key(std::string_view id, model::ProfileId profile);
+// The profile of a backfill_live_key, if `key` is one.
+std::optional<model::ProfileId> backfill_live_profile(std::string_view key);
 std::string outbox_prefix(std::string_view subscription_id);
 std::string outbox_key(std::string_view subscription_id, std::uint64_t sequence);
 std::string dead_letter_prefix(std::string_view subscription_id);

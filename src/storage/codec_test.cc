@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <rocksdb/db.h>
+
 #include <filesystem>
 
 #include "core/varint.h"
@@ -146,6 +148,108 @@ TEST(StoreTest, AnAppendedBatchKeepsItsPutsAndDeletesInOrderAfterTheOwnOnes) {
   }).ok());
   EXPECT_EQ(seen, (std::vector<std::string>{"Pa=2", std::string("Pc=x\0y", 6)}));
   store->reset();
+  std::filesystem::remove_all(dir);
+}
+
+std::vector<std::string> scan_all(Store& store, std::string_view prefix) {
+  std::vector<std::string> seen;
+  EXPECT_TRUE(store
+                  .scan(prefix,
+                        [&](std::string_view k, std::string_view v) {
+                          seen.push_back(std::string(k) + "=" + std::string(v));
+                          return true;
+                        })
+                  .ok());
+  return seen;
+}
+
+std::string outbox_test_key(std::string_view tail) {
+  return std::string(1, static_cast<char>(RecordType::kExportOutbox)) + std::string(tail);
+}
+
+TEST(StoreTest, ExportOutboxesLiveInTheirOwnFamilyAndTakeRangeDeletes) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("shoal_store_outbox_test_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto store = Store::open(dir.string(), {});
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  Batch batch;  // one atomic batch across both families
+  for (char c = 'a'; c <= 'f'; ++c) batch.put(outbox_test_key(std::string("s1") + c), "m");
+  batch.put(outbox_test_key("s2a"), "other");
+  batch.put("Pa", "profile");
+  ASSERT_TRUE((*store)->write(batch).ok());
+  EXPECT_EQ((*store)->get(outbox_test_key("s1c"))->value_or("-"), "m");
+  EXPECT_EQ(scan_all(**store, outbox_test_key("s1")).size(), 6u);
+  // [s1b, s1e) goes with one range delete; its neighbours and the other outbox stay.
+  Batch deletes;
+  deletes.erase_range(outbox_test_key("s1b"), outbox_test_key("s1e"));
+  deletes.erase(outbox_test_key("s1f"));
+  Batch appended;
+  appended.append(deletes);  // an appended batch keeps the families and the range delete
+  ASSERT_TRUE((*store)->write(appended).ok());
+  EXPECT_EQ(scan_all(**store, outbox_test_key("s1")),
+            (std::vector<std::string>{outbox_test_key("s1a") + "=m", outbox_test_key("s1e") + "=m"}));
+  EXPECT_EQ(scan_all(**store, outbox_test_key("s2")).size(), 1u);
+  EXPECT_EQ((*store)->get("Pa")->value_or("-"), "profile");
+  // The empty prefix visits both families.
+  EXPECT_EQ(scan_all(**store, "").size(), 4u);
+  store->reset();
+  // Reopened: everything is where it was.
+  store = Store::open(dir.string(), {});
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  EXPECT_EQ(scan_all(**store, outbox_test_key("")).size(), 3u);
+  store->reset();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(StoreTest, OutboxesWrittenBeforeTheirFamilyExistedAreMovedThereAtOpen) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("shoal_store_outbox_move_test_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  {
+    // A store as an earlier shoal wrote it: one family holding everything.
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, dir.string(), &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    for (int i = 0; i < 1000; ++i) {
+      ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), outbox_test_key("s" + std::to_string(1000 + i)),
+                          std::string(5000, 'x'))
+                      .ok());
+    }
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "Pa", "profile").ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "F", "after the outboxes").ok());
+    ASSERT_TRUE(db->Close().ok());
+  }
+  auto store = Store::open(dir.string(), {});
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  EXPECT_EQ(scan_all(**store, outbox_test_key("s")).size(), 1000u);
+  EXPECT_EQ((*store)->get(outbox_test_key("s1500"))->value_or("-"), std::string(5000, 'x'));
+  EXPECT_EQ((*store)->get("Pa")->value_or("-"), "profile");
+  EXPECT_EQ((*store)->get("F")->value_or("-"), "after the outboxes");
+  store->reset();
+  {
+    // The default family no longer holds them.
+    rocksdb::DBOptions options;
+    std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+        {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
+        {"outbox", rocksdb::ColumnFamilyOptions()}};
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, dir.string(), families, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::Iterator> it(raw->NewIterator(rocksdb::ReadOptions(), handles[0]));
+    int outbox_keys_left = 0;
+    for (it->Seek(outbox_test_key("")); it->Valid() && it->key().starts_with(outbox_test_key(""));
+         it->Next()) {
+      ++outbox_keys_left;
+    }
+    EXPECT_EQ(outbox_keys_left, 0);
+    it.reset();
+    for (auto* handle : handles) ASSERT_TRUE(raw->DestroyColumnFamilyHandle(handle).ok());
+    ASSERT_TRUE(raw->Close().ok());
+    delete raw;
+  }
   std::filesystem::remove_all(dir);
 }
 

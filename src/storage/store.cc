@@ -5,7 +5,55 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include "storage/codec.h"
+
 namespace shoal::storage {
+namespace {
+
+constexpr std::uint32_t kOutboxFamilyId = 1;
+const std::string kOutboxFamilyName = "outbox";
+
+bool in_outbox_family(std::string_view key) {
+  return !key.empty() && key.front() == static_cast<char>(RecordType::kExportOutbox);
+}
+
+// A WriteBatch addresses a column family by its id alone (and asks its comparator for the
+// timestamp size); the DB resolves the id when the batch is written. This lets a Batch route
+// outbox keys without holding a Store. Store::open checks that the outbox family has this id.
+class FamilyAddress final : public rocksdb::ColumnFamilyHandle {
+ public:
+  FamilyAddress(std::string name, std::uint32_t id) : name_(std::move(name)), id_(id) {}
+  const std::string& GetName() const override { return name_; }
+  std::uint32_t GetID() const override { return id_; }
+  rocksdb::Status GetDescriptor(rocksdb::ColumnFamilyDescriptor*) override {
+    return rocksdb::Status::NotSupported("a batch's family address has no descriptor");
+  }
+  const rocksdb::Comparator* GetComparator() const override {
+    return rocksdb::BytewiseComparator();
+  }
+
+ private:
+  std::string name_;
+  std::uint32_t id_;
+};
+
+rocksdb::ColumnFamilyHandle* outbox_address() {
+  static FamilyAddress address(kOutboxFamilyName, kOutboxFamilyId);
+  return &address;
+}
+
+// The family a batch entry addresses: null is the default family.
+rocksdb::ColumnFamilyHandle* address_for(std::string_view key) {
+  return in_outbox_family(key) ? outbox_address() : nullptr;
+}
+
+rocksdb::ColumnFamilyHandle* address_of_id(std::uint32_t id) {
+  return id == kOutboxFamilyId ? outbox_address() : nullptr;
+}
+
+rocksdb::Slice slice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+
+}  // namespace
 
 Batch::Batch() : batch_(std::make_unique<rocksdb::WriteBatch>()) {}
 Batch::Batch(std::size_t reserved_bytes)
@@ -15,10 +63,11 @@ Batch::Batch(Batch&&) noexcept = default;
 Batch& Batch::operator=(Batch&&) noexcept = default;
 
 void Batch::put(std::string_view key, std::string_view value) {
-  batch_->Put(rocksdb::Slice(key.data(), key.size()), rocksdb::Slice(value.data(), value.size()));
+  batch_->Put(address_for(key), slice(key), slice(value));
 }
-void Batch::erase(std::string_view key) {
-  batch_->Delete(rocksdb::Slice(key.data(), key.size()));
+void Batch::erase(std::string_view key) { batch_->Delete(address_for(key), slice(key)); }
+void Batch::erase_range(std::string_view begin, std::string_view end) {
+  batch_->DeleteRange(address_for(begin), slice(begin), slice(end));
 }
 std::size_t Batch::count() const { return batch_->Count(); }
 std::size_t Batch::bytes() const { return batch_->GetDataSize(); }
@@ -29,17 +78,21 @@ void Batch::append(const Batch& other) {
   // internal to RocksDB).
   struct Copier : rocksdb::WriteBatch::Handler {
     explicit Copier(rocksdb::WriteBatch& target) : to(target) {}
-    rocksdb::Status PutCF(std::uint32_t, const rocksdb::Slice& key,
+    rocksdb::Status PutCF(std::uint32_t family, const rocksdb::Slice& key,
                           const rocksdb::Slice& value) override {
-      return to.Put(key, value);
+      return to.Put(address_of_id(family), key, value);
     }
-    rocksdb::Status DeleteCF(std::uint32_t, const rocksdb::Slice& key) override {
-      return to.Delete(key);
+    rocksdb::Status DeleteCF(std::uint32_t family, const rocksdb::Slice& key) override {
+      return to.Delete(address_of_id(family), key);
+    }
+    rocksdb::Status DeleteRangeCF(std::uint32_t family, const rocksdb::Slice& begin,
+                                  const rocksdb::Slice& end) override {
+      return to.DeleteRange(address_of_id(family), begin, end);
     }
     rocksdb::WriteBatch& to;
   } copier(*batch_);
   rocksdb::Status s = other.batch_->Iterate(&copier);
-  (void)s;  // our batches hold only puts and deletes, which always copy
+  (void)s;  // our batches hold only puts, deletes and range deletes, which always copy
 }
 
 namespace {
@@ -51,12 +104,50 @@ Error from_rocks(const rocksdb::Status& s, std::string_view what) {
 }
 }  // namespace
 
-Store::Store(std::unique_ptr<rocksdb::DB> db, std::string path, StoreOptions options)
-    : db_(std::move(db)), path_(std::move(path)), options_(options) {}
+Store::Store(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> families,
+             std::string path, StoreOptions options)
+    : db_(std::move(db)), families_(std::move(families)), path_(std::move(path)),
+      options_(options) {}
 
 Store::~Store() {
-  if (db_) (void)db_->Close();
+  if (!db_) return;
+  for (rocksdb::ColumnFamilyHandle* family : families_) (void)db_->DestroyColumnFamilyHandle(family);
+  (void)db_->Close();
 }
+
+rocksdb::ColumnFamilyHandle* Store::family_for(std::string_view key) const {
+  return in_outbox_family(key) ? families_[1] : families_[0];
+}
+
+namespace {
+
+// Stores written before the outbox family existed kept export outboxes in the default family:
+// copy them over in bounded batches, then drop them from the default family with one range
+// delete. A crash half-way repeats the (idempotent) copy at the next open.
+rocksdb::Status move_outboxes_to_their_family(rocksdb::DB& db,
+                                              rocksdb::ColumnFamilyHandle* outbox) {
+  const std::string begin(1, static_cast<char>(RecordType::kExportOutbox));
+  const std::string end(1, static_cast<char>(static_cast<char>(RecordType::kExportOutbox) + 1));
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions()));
+  it->Seek(slice(begin));
+  if (!it->Valid() || !it->key().starts_with(slice(begin))) return it->status();
+  rocksdb::WriteBatch batch;
+  for (; it->Valid() && it->key().starts_with(slice(begin)); it->Next()) {
+    rocksdb::Status s = batch.Put(outbox, it->key(), it->value());
+    if (!s.ok()) return s;
+    if (batch.GetDataSize() >= (4u << 20)) {
+      s = db.Write(rocksdb::WriteOptions(), &batch);
+      if (!s.ok()) return s;
+      batch.Clear();
+    }
+  }
+  if (!it->status().ok()) return it->status();
+  rocksdb::Status s = batch.DeleteRange(db.DefaultColumnFamily(), slice(begin), slice(end));
+  if (!s.ok()) return s;
+  return db.Write(rocksdb::WriteOptions(), &batch);
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Store>> Store::open(const std::string& path, const StoreOptions& options) {
   rocksdb::Options db_options;
@@ -81,16 +172,42 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, const StoreO
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10, false));
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  db_options.create_missing_column_families = true;
+  // A WAL file is kept until every family has flushed what it holds; the outbox family is small
+  // and may go long without filling its memtable, so bound the WAL (and recovery time) here:
+  // past it RocksDB flushes the families that pin the oldest file.
+  db_options.max_total_wal_size = 1u << 30;
+  // The outbox family: short-lived messages, written by commits and range-deleted once
+  // delivered; small memtables so delivered runs are dropped at flush.
+  rocksdb::ColumnFamilyOptions outbox_options(db_options);
+  outbox_options.write_buffer_size = 32u << 20;
+  outbox_options.max_write_buffer_number = 3;
+  outbox_options.memtable_prefix_bloom_size_ratio = 0;
+  outbox_options.memtable_whole_key_filtering = false;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions(db_options)},
+      {kOutboxFamilyName, outbox_options}};
+  std::vector<rocksdb::ColumnFamilyHandle*> families;
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(db_options, path, &raw);
+  rocksdb::Status s = rocksdb::DB::Open(db_options, path, descriptors, &families, &raw);
   if (!s.ok()) return from_rocks(s, "opening the store at " + path);
-  return std::unique_ptr<Store>(new Store(std::unique_ptr<rocksdb::DB>(raw), path, options));
+  // From here the Store owns the handles and the DB (its destructor closes them).
+  std::unique_ptr<Store> store(
+      new Store(std::unique_ptr<rocksdb::DB>(raw), families, path, options));
+  if (families[1]->GetID() != kOutboxFamilyId) {
+    return make_error(ErrorCode::kCorruption,
+                      "opening the store at " + path + ": its outbox column family has id " +
+                          std::to_string(families[1]->GetID()) + ", expected " +
+                          std::to_string(kOutboxFamilyId));
+  }
+  s = move_outboxes_to_their_family(*raw, families[1]);
+  if (!s.ok()) return from_rocks(s, "moving export outboxes to their column family at " + path);
+  return store;
 }
 
 Result<std::optional<std::string>> Store::get(std::string_view key) const {
   std::string value;
-  rocksdb::Status s =
-      db_->Get(rocksdb::ReadOptions(), rocksdb::Slice(key.data(), key.size()), &value);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), family_for(key), slice(key), &value);
   if (s.IsNotFound()) return std::optional<std::string>();
   if (!s.ok()) return from_rocks(s, "reading the store");
   return std::optional<std::string>(std::move(value));
@@ -120,12 +237,26 @@ Status Store::write(Batch& batch) {
 
 Status Store::scan(std::string_view prefix,
                    const std::function<bool(std::string_view, std::string_view)>& visit) const {
-  return scan_from(prefix, prefix, visit);
+  if (!prefix.empty()) return scan_from(prefix, prefix, visit);
+  bool stopped = false;
+  auto visit_until_stopped = [&](std::string_view key, std::string_view value) {
+    stopped = !visit(key, value);
+    return !stopped;
+  };
+  SHOAL_RETURN_IF_ERROR(scan_family(families_[0], prefix, prefix, visit_until_stopped));
+  if (stopped) return ok_status();
+  return scan_family(families_[1], prefix, prefix, visit_until_stopped);
 }
 
 Status Store::scan_from(std::string_view prefix, std::string_view start,
                         const std::function<bool(std::string_view, std::string_view)>& visit) const {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  return scan_family(family_for(prefix), prefix, start, visit);
+}
+
+Status Store::scan_family(rocksdb::ColumnFamilyHandle* family, std::string_view prefix,
+                          std::string_view start,
+                          const std::function<bool(std::string_view, std::string_view)>& visit) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family));
   for (it->Seek(rocksdb::Slice(start.data(), start.size())); it->Valid(); it->Next()) {
     rocksdb::Slice k = it->key();
     if (!k.starts_with(rocksdb::Slice(prefix.data(), prefix.size()))) break;
@@ -138,14 +269,14 @@ Status Store::scan_from(std::string_view prefix, std::string_view start,
 
 std::uint64_t Store::approximate_size() const {
   std::uint64_t sst = 0, mem = 0;
-  db_->GetIntProperty("rocksdb.live-sst-files-size", &sst);
-  db_->GetIntProperty("rocksdb.cur-size-all-mem-tables", &mem);
+  db_->GetAggregatedIntProperty("rocksdb.live-sst-files-size", &sst);
+  db_->GetAggregatedIntProperty("rocksdb.cur-size-all-mem-tables", &mem);
   return sst + mem;
 }
 
 Store::MemoryUsage Store::memory_usage() const {
   MemoryUsage usage;
-  db_->GetIntProperty("rocksdb.size-all-mem-tables", &usage.memtables);
+  db_->GetAggregatedIntProperty("rocksdb.size-all-mem-tables", &usage.memtables);
   db_->GetIntProperty("rocksdb.block-cache-usage", &usage.block_cache);
   return usage;
 }

@@ -1,6 +1,10 @@
 #pragma once
 // Store: the node's one RocksDB database. Every key starts with a record type byte and, for
 // partitioned records, a 2-byte partition id, so one atomic WriteBatch spans all partitions.
+// The record type also picks the column family: export outboxes (RecordType::kExportOutbox)
+// live in their own, "outbox", so that their range deletes never cost the profile reads of the
+// default family anything (RocksDB 7.8 re-fragments a memtable's range tombstones on every
+// point read). Callers never name a family: Batch, get and scan route by the key's first byte.
 // Thread-safe (RocksDB is); a Batch belongs to one thread.
 #include <atomic>
 #include <functional>
@@ -9,10 +13,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.h"
 
 namespace rocksdb {
+class ColumnFamilyHandle;
 class DB;
 class WriteBatch;
 }  // namespace rocksdb
@@ -36,6 +42,9 @@ class Batch {
   Batch& operator=(Batch&&) noexcept;
   void put(std::string_view key, std::string_view value);
   void erase(std::string_view key);
+  // Erases every key in [begin, end) with one range tombstone; both keys must be of the same
+  // record type. Meant for the outbox family (runs of delivered messages).
+  void erase_range(std::string_view begin, std::string_view end);
   std::size_t count() const;
   std::size_t bytes() const;
   void clear();
@@ -56,7 +65,7 @@ class Store {
   // Writes atomically; durable against process crash once this returns.
   Status write(Batch& batch);
   // Calls `visit(key, value)` for every key starting with `prefix`, in key order, until it
-  // returns false.
+  // returns false. An empty prefix visits the default family, then the outbox family.
   Status scan(std::string_view prefix,
               const std::function<bool(std::string_view, std::string_view)>& visit) const;
   // Like scan, starting at the first key >= `start` (which must begin with `prefix`).
@@ -79,8 +88,14 @@ class Store {
   void set_write_fault_for_testing(WriteFault fault);
 
  private:
-  Store(std::unique_ptr<rocksdb::DB> db, std::string path, StoreOptions options);
+  Store(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> families,
+        std::string path, StoreOptions options);
+  rocksdb::ColumnFamilyHandle* family_for(std::string_view key) const;
+  Status scan_family(rocksdb::ColumnFamilyHandle* family, std::string_view prefix,
+                     std::string_view start,
+                     const std::function<bool(std::string_view, std::string_view)>& visit) const;
   std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> families_;  // default, outbox; owned, closed first
   std::string path_;
   StoreOptions options_;
   std::atomic<bool> has_write_fault_{false};  // checked first, so writes pay one load
