@@ -2,9 +2,12 @@
 #include "bench/bench_support.h"
 
 #include <CLI/CLI.hpp>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,6 +54,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using Steady = std::chrono::steady_clock;
+
+constexpr const char* kMeasured = "bench";
 
 // Every event sets n to 10 or 0 for one user, so each one makes its profile enter or exit `big`.
 constexpr const char* kMapping =
@@ -189,6 +194,7 @@ class Rig {
         [this](const exports::Subscription& s) -> Result<std::unique_ptr<exports::Sink>> {
           auto inner = std::make_unique<exports::KinesisSink>(
               s, std::make_unique<test::FixedCredentialsProvider>(), clock_);
+          if (s.name != kMeasured) return std::unique_ptr<exports::Sink>(std::move(inner));
           return std::unique_ptr<exports::Sink>(new MeasuringSink(std::move(inner), probe));
         });
     SHOAL_RETURN_IF_ERROR(exporter_->load());
@@ -233,10 +239,12 @@ class Rig {
     });
   }
 
+  // The probe measures the subscription named kMeasured; others (the isolation mode's second
+  // one) are plain.
   Result<std::string> subscribe(const std::string& endpoint, const std::string& stream,
-                                bool rate_limits) {
+                                bool rate_limits, const std::string& name = kMeasured) {
     exports::Subscription s;
-    s.name = "bench";
+    s.name = name;
     s.stream = stream;
     s.region = "us-east-1";
     s.endpoint = endpoint;
@@ -247,7 +255,7 @@ class Rig {
       s.delivery.shard_bytes_per_second = 1e15;
     }
     SHOAL_ASSIGN_OR_RETURN(exports::Subscription created, exporter_->create_and_wait(s));
-    id_ = created.id;
+    if (name == kMeasured) id_ = created.id;
     return created.id;
   }
 
@@ -309,9 +317,18 @@ class Rig {
     return false;
   }
 
-  exports::DelivererStats stats() const {
-    auto status = exporter_->get(id_);
+  exports::DelivererStats stats() const { return stats_of(id_); }
+  exports::DelivererStats stats_of(const std::string& id) const {
+    auto status = exporter_->get(id);
     return status ? status->delivery : exports::DelivererStats{};
+  }
+  std::string state_of(const std::string& id) const {
+    auto status = exporter_->get(id);
+    return status ? status->state : "gone";
+  }
+  std::uint64_t outbox_size(const std::string& id) const {
+    auto size = exporter_->outbox_size(id);
+    return size.ok() ? *size : 0;
   }
 
   void stop() {
@@ -523,6 +540,91 @@ std::optional<NullRun> run_null(const Options& o, int index) {
   return r;
 }
 
+// An endpoint nobody listens on: a port the kernel just handed out and that was closed again.
+std::string refused_endpoint() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  socklen_t length = sizeof address;
+  int port = 1;
+  if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    port = ntohs(address.sin_port);
+  }
+  if (fd >= 0) ::close(fd);
+  return "http://127.0.0.1:" + std::to_string(port);
+}
+
+struct IsolationPhase {
+  double events_per_second = 0;     // applied, while feeding as fast as the engine takes them
+  double delivered_per_second = 0;  // the measured subscription, first event to last accepted
+  bool all_sent = false;
+  std::uint64_t other_sent = 0;
+  std::uint64_t other_outbox = 0;  // messages waiting in the second subscription's outbox
+  std::uint64_t other_failed_attempts = 0;
+  std::string other_state;
+};
+
+// Mode isolation, one phase: the measured subscription on the null sink beside a second one on
+// the same audience that is either healthy (the null sink) or down (connection refused).
+std::optional<IsolationPhase> run_isolation_phase(const Options& o, const std::string& name,
+                                                  bool second_down) {
+  test::KinesisNullSink sink(o.null_shards);
+  if (Status s = sink.start(); !s.ok()) {
+    std::fprintf(stderr, "export: null sink: %s\n", s.error().to_string().c_str());
+    return std::nullopt;
+  }
+  Rig rig(run_dir(o, name));
+  if (Status s = rig.open(false); !s.ok()) {
+    std::fprintf(stderr, "export: %s\n", s.error().to_string().c_str());
+    return std::nullopt;
+  }
+  auto measured = rig.subscribe(sink.endpoint(), "shoal-bench", false);
+  auto other = rig.subscribe(second_down ? refused_endpoint() : sink.endpoint(),
+                             "shoal-bench-other", false, "other");
+  if (!measured.ok() || !other.ok()) {
+    std::fprintf(stderr, "export: subscribe: %s\n",
+                 (measured.ok() ? other.error() : measured.error()).to_string().c_str());
+    return std::nullopt;
+  }
+  const std::uint64_t triggers_before = rig.probe.triggers.load();
+  const std::int64_t start_ns = steady_ns();
+  const Steady::time_point start = Steady::now();
+  const Steady::time_point deadline =
+      start + std::chrono::duration_cast<Steady::duration>(
+                  std::chrono::duration<double>(o.timeout_seconds));
+  IsolationPhase r;
+  const std::uint64_t applied = rig.feed(0, o.triggers, o.users, 0, deadline);
+  r.events_per_second =
+      static_cast<double>(applied) / std::chrono::duration<double>(Steady::now() - start).count();
+  const std::uint64_t triggers = rig.probe.triggers.load() - triggers_before;
+  r.all_sent = rig.wait_sent(triggers, deadline);
+  r.delivered_per_second =
+      static_cast<double>(rig.probe.accepted.load()) /
+      (static_cast<double>(rig.probe.last_accept_ns.load() - start_ns) / 1e9);
+  exports::DelivererStats other_stats = rig.stats_of(*other);
+  r.other_sent = other_stats.sent;
+  r.other_failed_attempts = other_stats.failed_attempts;
+  r.other_state = rig.state_of(*other);
+  r.other_outbox = rig.outbox_size(*other);
+  std::printf(
+      "isolation %s: second subscription %s: %llu events applied at %.0f/s; measured "
+      "subscription %s sent, %.0f triggers/s; second: %llu sent, %llu waiting in its outbox, "
+      "%llu failed attempts, state %s\n",
+      name.c_str(), second_down ? "DOWN (connection refused)" : "healthy",
+      static_cast<unsigned long long>(applied), r.events_per_second,
+      r.all_sent ? "all" : "NOT ALL", r.delivered_per_second,
+      static_cast<unsigned long long>(r.other_sent),
+      static_cast<unsigned long long>(r.other_outbox),
+      static_cast<unsigned long long>(r.other_failed_attempts), r.other_state.c_str());
+  std::fflush(stdout);
+  rig.stop();
+  if (!r.all_sent) return std::nullopt;
+  return r;
+}
+
 struct KinesaliteRun {
   double offered_per_second = 0;
   double accepted_per_second = 0;  // first to last accepted while backed up
@@ -690,8 +792,10 @@ int run_export_bench(int argc, char** argv) {
       "observer, outbox, deliverer, PutRecords) to the null sink and to a throttled 4-shard "
       "kinesalite stream (see BENCHMARKS.md)",
       "shoal bench export"};
-  app.add_option("--mode", o.mode, "null, kinesalite or all")
-      ->check(CLI::IsMember({"null", "kinesalite", "all"}))
+  app.add_option("--mode", o.mode,
+                 "null, kinesalite, all (both), or isolation (a subscription whose stream is "
+                 "down beside a healthy one)")
+      ->check(CLI::IsMember({"null", "kinesalite", "all", "isolation"}))
       ->capture_default_str();
   app.add_option("--triggers", o.triggers, "Triggers (events) of a null-sink run")
       ->check(CLI::Range(1ull, 100'000'000ull))
@@ -764,6 +868,31 @@ int run_export_bench(int argc, char** argv) {
                   median(node_cpu), median(ratio));
     }
     std::printf("\n");
+  }
+  if (o.mode == "isolation") {
+    // Both phases in each run, alternating, so the machine's drift hits both alike.
+    std::vector<double> healthy_events, down_events, healthy_sent, down_sent, event_ratio,
+        sent_ratio;
+    for (int i = 1; i <= o.runs; ++i) {
+      auto both = run_isolation_phase(o, "both-healthy-" + std::to_string(i), false);
+      auto down = run_isolation_phase(o, "one-down-" + std::to_string(i), true);
+      if (!both || !down) {
+        ++failures;
+        continue;
+      }
+      healthy_events.push_back(both->events_per_second);
+      down_events.push_back(down->events_per_second);
+      healthy_sent.push_back(both->delivered_per_second);
+      down_sent.push_back(down->delivered_per_second);
+      event_ratio.push_back(down->events_per_second / both->events_per_second);
+      sent_ratio.push_back(down->delivered_per_second / both->delivered_per_second);
+    }
+    std::printf(
+        "isolation, medians of %zu runs: ingestion %.0f events/s with the second subscription "
+        "down vs %.0f with it healthy (%.2fx); the healthy subscription delivered %.0f vs %.0f "
+        "triggers/s (%.2fx)\n",
+        event_ratio.size(), median(down_events), median(healthy_events), median(event_ratio),
+        median(down_sent), median(healthy_sent), median(sent_ratio));
   }
   if (o.mode == "kinesalite" || o.mode == "all") {
     if (std::string reason = test::KinesisEmulator::unavailable_reason(); !reason.empty()) {
