@@ -1,6 +1,8 @@
 #include "storage/codec.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <rocksdb/db.h>
 
@@ -251,6 +253,71 @@ TEST(StoreTest, OutboxesWrittenBeforeTheirFamilyExistedAreMovedThereAtOpen) {
     delete raw;
   }
   std::filesystem::remove_all(dir);
+}
+
+constexpr const char* kCrashChildEnv = "SHOAL_STORE_CRASH_CHILD";  // <dir>|<crash|flushed>
+constexpr int kUnloggedKeys = 20000;
+
+// The child of AnUnloggedBatchIsLostWholeByACrashBeforeItsFlush: a logged write, an unlogged
+// batch, a logged write, then an exit without closing the store (as kill -9), either between the
+// unlogged batch's write and its flush or after the flush.
+TEST(StoreCrashChild, Run) {
+  const char* env = std::getenv(kCrashChildEnv);
+  if (env == nullptr) GTEST_SKIP() << "runs only as StoreTest's child process";
+  std::string spec = env;
+  std::string dir = spec.substr(0, spec.find('|'));
+  bool crash_before_flush = spec.substr(spec.find('|') + 1) == "crash";
+  auto store = Store::open(dir, {});
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  Batch before;
+  before.put("Pa", "logged before");
+  ASSERT_TRUE((*store)->write(before).ok());
+  Store* raw = store->get();
+  auto write_after_and_die = [raw] {
+    Batch after;
+    after.put("Pz", "logged after");
+    if (!raw->write(after).ok()) std::_Exit(4);
+    std::_Exit(0);
+  };
+  if (crash_before_flush) raw->set_before_flush_for_testing(write_after_and_die);
+  Batch unlogged;
+  for (int i = 0; i < kUnloggedKeys; ++i) unlogged.put("Pm" + std::to_string(100000 + i), "u");
+  unlogged.erase("Pa");  // the checkpoint-like batch also erases
+  ASSERT_TRUE(raw->write_and_flush(unlogged).ok());
+  write_after_and_die();
+}
+
+TEST(StoreTest, AnUnloggedBatchIsLostWholeByACrashBeforeItsFlushAndKeptAfterIt) {
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  for (const std::string mode : {"crash", "flushed"}) {
+    auto dir = std::filesystem::temp_directory_path() /
+               ("shoal_store_unlogged_test_" + std::to_string(::getpid()) + "_" + mode);
+    std::filesystem::remove_all(dir);
+    const std::string spec = dir.string() + "|" + mode;
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      ::setenv(kCrashChildEnv, spec.c_str(), 1);
+      ::execl(self.c_str(), self.c_str(), "--gtest_filter=StoreCrashChild.Run", nullptr);
+      ::_exit(127);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << mode << ": " << status;
+    auto store = Store::open(dir.string(), {});
+    ASSERT_TRUE(store.ok()) << store.error().message;
+    std::size_t unlogged = scan_all(**store, "Pm").size();
+    EXPECT_EQ((*store)->get("Pz")->value_or("-"), "logged after") << mode;
+    if (mode == "crash") {
+      EXPECT_EQ(unlogged, 0u) << "a part of the unlogged batch survived the crash";
+      EXPECT_EQ((*store)->get("Pa")->value_or("-"), "logged before");
+    } else {
+      EXPECT_EQ(unlogged, static_cast<std::size_t>(kUnloggedKeys));
+      EXPECT_FALSE((*store)->get("Pa")->has_value());
+    }
+    store->reset();
+    std::filesystem::remove_all(dir);
+  }
 }
 
 }  // namespace

@@ -63,15 +63,26 @@ Batch::Batch(Batch&&) noexcept = default;
 Batch& Batch::operator=(Batch&&) noexcept = default;
 
 void Batch::put(std::string_view key, std::string_view value) {
-  batch_->Put(address_for(key), slice(key), slice(value));
+  rocksdb::ColumnFamilyHandle* family = address_for(key);
+  touches_outbox_ |= family != nullptr;
+  batch_->Put(family, slice(key), slice(value));
 }
-void Batch::erase(std::string_view key) { batch_->Delete(address_for(key), slice(key)); }
+void Batch::erase(std::string_view key) {
+  rocksdb::ColumnFamilyHandle* family = address_for(key);
+  touches_outbox_ |= family != nullptr;
+  batch_->Delete(family, slice(key));
+}
 void Batch::erase_range(std::string_view begin, std::string_view end) {
-  batch_->DeleteRange(address_for(begin), slice(begin), slice(end));
+  rocksdb::ColumnFamilyHandle* family = address_for(begin);
+  touches_outbox_ |= family != nullptr;
+  batch_->DeleteRange(family, slice(begin), slice(end));
 }
 std::size_t Batch::count() const { return batch_->Count(); }
 std::size_t Batch::bytes() const { return batch_->GetDataSize(); }
-void Batch::clear() { batch_->Clear(); }
+void Batch::clear() {
+  batch_->Clear();
+  touches_outbox_ = false;
+}
 
 void Batch::append(const Batch& other) {
   // Re-adds each entry through the public Handler interface (WriteBatch's own Append is
@@ -91,6 +102,7 @@ void Batch::append(const Batch& other) {
     }
     rocksdb::WriteBatch& to;
   } copier(*batch_);
+  touches_outbox_ |= other.touches_outbox_;
   rocksdb::Status s = other.batch_->Iterate(&copier);
   (void)s;  // our batches hold only puts, deletes and range deletes, which always copy
 }
@@ -219,19 +231,43 @@ void Store::set_write_fault_for_testing(WriteFault fault) {
   has_write_fault_.store(static_cast<bool>(write_fault_), std::memory_order_release);
 }
 
-Status Store::write(Batch& batch) {
-  if (has_write_fault_.load(std::memory_order_acquire)) {
-    WriteFault fault;
-    {
-      std::lock_guard lock(write_fault_mutex_);
-      fault = write_fault_;
-    }
-    if (fault) SHOAL_RETURN_IF_ERROR(fault(batch));
+Status Store::check_write_fault(const Batch& batch) {
+  if (!has_write_fault_.load(std::memory_order_acquire)) return ok_status();
+  WriteFault fault;
+  {
+    std::lock_guard lock(write_fault_mutex_);
+    fault = write_fault_;
   }
+  return fault ? fault(batch) : ok_status();
+}
+
+Status Store::write(Batch& batch) {
+  SHOAL_RETURN_IF_ERROR(check_write_fault(batch));
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync_writes;
   rocksdb::Status s = db_->Write(wo, &batch.raw());
   if (!s.ok()) return from_rocks(s, "writing a batch to the store");
+  return ok_status();
+}
+
+Status Store::write_and_flush(Batch& batch) {
+  SHOAL_RETURN_IF_ERROR(check_write_fault(batch));
+  // Why this is all or nothing: one batch goes into one memtable per family, a flush installs
+  // a memtable's SST file atomically, and memtables are installed in the order they were
+  // filled. Until the flush, a crash drops the memtable's unlogged entries and WAL recovery
+  // restores its logged ones, which the callers' logs make whole without this batch.
+  rocksdb::WriteOptions wo;
+  wo.disableWAL = true;
+  rocksdb::Status s = db_->Write(wo, &batch.raw());
+  if (!s.ok()) return from_rocks(s, "writing an unlogged batch to the store");
+  if (before_flush_) before_flush_();
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  flush.allow_write_stall = false;  // rather wait than stall the writers of the WAL path
+  std::vector<rocksdb::ColumnFamilyHandle*> families = {families_[0]};
+  if (batch.touches_outbox()) families.push_back(families_[1]);
+  s = db_->Flush(flush, families);
+  if (!s.ok()) return from_rocks(s, "flushing an unlogged batch to the store");
   return ok_status();
 }
 

@@ -51,9 +51,11 @@ class Batch {
   // Adds `other`'s puts and deletes after this batch's own, in their order.
   void append(const Batch& other);
   rocksdb::WriteBatch& raw() { return *batch_; }
+  bool touches_outbox() const { return touches_outbox_; }
 
  private:
   std::unique_ptr<rocksdb::WriteBatch> batch_;
+  bool touches_outbox_ = false;
 };
 
 class Store {
@@ -64,6 +66,12 @@ class Store {
   Result<std::optional<std::string>> get(std::string_view key) const;
   // Writes atomically; durable against process crash once this returns.
   Status write(Batch& batch);
+  // Writes atomically without the write-ahead log and returns once the batch is in SST files
+  // (a flush of the families it touches). A crash before that loses the batch whole, never part
+  // of it; writes made before and after through write() are recovered as usual. For large
+  // batches that can be lost and redone (the engine's background checkpoints): they neither
+  // hold up other threads' WAL writes behind theirs nor write their bytes twice.
+  Status write_and_flush(Batch& batch);
   // Calls `visit(key, value)` for every key starting with `prefix`, in key order, until it
   // returns false. An empty prefix visits the default family, then the outbox family.
   Status scan(std::string_view prefix,
@@ -86,11 +94,14 @@ class Store {
   // cannot be made to fail a chosen write). Called on the writing thread; null removes it.
   using WriteFault = std::function<Status(const Batch&)>;
   void set_write_fault_for_testing(WriteFault fault);
+  // Tests: called by write_and_flush between its unlogged write and the flush (a crash there).
+  void set_before_flush_for_testing(std::function<void()> hook) { before_flush_ = std::move(hook); }
 
  private:
   Store(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> families,
         std::string path, StoreOptions options);
   rocksdb::ColumnFamilyHandle* family_for(std::string_view key) const;
+  Status check_write_fault(const Batch& batch);
   Status scan_family(rocksdb::ColumnFamilyHandle* family, std::string_view prefix,
                      std::string_view start,
                      const std::function<bool(std::string_view, std::string_view)>& visit) const;
@@ -101,6 +112,7 @@ class Store {
   std::atomic<bool> has_write_fault_{false};  // checked first, so writes pay one load
   std::mutex write_fault_mutex_;
   WriteFault write_fault_;
+  std::function<void()> before_flush_;
 };
 
 }  // namespace shoal::storage
