@@ -430,6 +430,7 @@ class Engine {
   std::size_t profile_cache_limit_ = 0;
   double sampled_profile_bytes_ = 0;
   std::size_t sample_bucket_ = 0;  // where the next footprint sample starts
+  std::uint64_t events_at_footprint_sample_ = 0;
   void update_profile_cache_limit();
   std::size_t evict_identities_above_ = 0;
   // A checkpoint made cached profiles droppable: the next commit may run a pass at once.
