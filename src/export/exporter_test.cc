@@ -215,6 +215,20 @@ class ExporterTest : public ::testing::Test {
     return out;
   }
 
+  // The subscription's state, for failure messages.
+  std::string describe(const std::string& id) {
+    auto status = exporter_->get(id);
+    if (!status) return "no subscription " + id;
+    const DelivererStats& d = status->delivery;
+    return "state " + status->state + ", backfill " + std::to_string(status->backfill.done) +
+           "/" + std::to_string(status->backfill.total) +
+           (status->backfill.active ? " active" : "") + ", sent " + std::to_string(d.sent) +
+           " in " + std::to_string(d.calls) + " calls, pending " + std::to_string(d.pending) +
+           ", failed attempts " + std::to_string(d.failed_attempts) + ", last error '" +
+           d.last_error + "', outbox " +
+           std::to_string(exporter_->outbox_size(id).ok() ? *exporter_->outbox_size(id) : 0);
+  }
+
   static std::string events_of(const json::value& message) {
     std::string out;
     for (const json::value& e : message.at("data").at("segment_events").as_array()) {
@@ -328,7 +342,7 @@ TEST_F(ExporterTest, BackfillSendsEveryCurrentMemberOnceBeforeItsLiveTriggers) {
   ASSERT_TRUE(created.ok()) << created.error().message;
   collect(R"({"user_id":"m9999","plan":"free"})");  // live exit while the backfill runs
   auto records = read_stream(stream, kMembers, std::chrono::seconds(90));
-  ASSERT_GE(records.size(), static_cast<std::size_t>(kMembers));
+  ASSERT_GE(records.size(), static_cast<std::size_t>(kMembers)) << describe(created->id);
   std::map<std::string, std::vector<std::string>> per_key;
   for (const Read& r : records) per_key[r.partition_key].push_back(events_of(r.message));
   EXPECT_EQ(per_key.count("outsider"), 0u);
