@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "core/clock.h"
+#include "core/heap_bytes.h"
 #include "core/varint.h"
 #include "model/ids.h"
 
@@ -169,7 +170,7 @@ class OrdinalTimes {
   void assign(const Builder& builder);
 
   std::string_view bytes() const { return bytes_; }
-  std::size_t heap_bytes() const { return bytes_.capacity() > 15 ? bytes_.capacity() + 1 : 0; }
+  std::size_t heap_bytes() const { return string_heap_bytes(bytes_); }
 
   friend bool operator==(const OrdinalTimes& a, const OrdinalTimes& b) {
     return a.bytes_ == b.bytes_;

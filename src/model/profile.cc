@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/heap_bytes.h"
+
 namespace shoal::model {
 namespace {
 
@@ -11,14 +13,10 @@ auto find_sorted(Vec& entries, std::string_view name) {
                           [](const auto& entry, std::string_view key) { return entry.first < key; });
 }
 
-std::size_t string_heap(const std::string& s) {
-  return s.capacity() > 15 ? s.capacity() + 1 : 0;  // libstdc++ keeps 15 chars inline
-}
-
 // Heap bytes below a value (not the Value object itself); series bytes go to `series`.
 std::size_t value_heap(const Value& v, std::size_t& series) {
   switch (v.type()) {
-    case ValueType::kString: return string_heap(v.as_string());
+    case ValueType::kString: return string_heap_bytes(v.as_string());
     case ValueType::kTimes: series += v.as_times().capacity() * sizeof(TimestampMs); return 0;
     case ValueType::kList: {
       std::size_t n = v.as_list().capacity() * sizeof(Value);
@@ -27,7 +25,7 @@ std::size_t value_heap(const Value& v, std::size_t& series) {
     }
     case ValueType::kMap: {
       std::size_t n = v.as_map().capacity() * sizeof(std::pair<std::string, Value>);
-      for (const auto& [k, e] : v.as_map()) n += string_heap(k) + value_heap(e, series);
+      for (const auto& [k, e] : v.as_map()) n += string_heap_bytes(k) + value_heap(e, series);
       return n;
     }
     default: return 0;
@@ -52,11 +50,11 @@ ProfileFootprint footprint(const Profile& profile) {
   std::size_t ignored = 0;
   f.identities = profile.identities.capacity() * sizeof(Identity);
   for (const Identity& i : profile.identities) {
-    f.identities += string_heap(i.field) + value_heap(i.values, ignored);
+    f.identities += string_heap_bytes(i.field) + value_heap(i.values, ignored);
   }
   f.fields = profile.fields.capacity() * sizeof(profile.fields[0]);
   for (const auto& [name, value] : profile.fields) {
-    f.fields += string_heap(name) + value_heap(value.value, f.series);
+    f.fields += string_heap_bytes(name) + value_heap(value.value, f.series);
   }
   f.memberships = profile.memberships.heap_bytes();
   f.timers = profile.timers.heap_bytes();
