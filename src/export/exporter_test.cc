@@ -332,15 +332,24 @@ TEST_F(ExporterTest, BackfillSendsEveryCurrentMemberOnceBeforeItsLiveTriggers) {
   options.backfill_profiles_per_second = 50000;
   open(options);
   setup_segments();
+#if defined(__SANITIZE_THREAD__)
+  // Under ThreadSanitizer every outbox read of memtable data that the uninstrumented RocksDB
+  // published is a suppressed race report, and they slow the deliverer down more and more:
+  // 10,000 messages do not arrive in the time the test waits (the same before and after the
+  // outbox got its own column family). The race check needs no more than this.
+  constexpr int kMembers = 1000;
+#else
   constexpr int kMembers = 10000;
+#endif
   add_pro_members(kMembers);
+  const std::string last_member = "m" + std::to_string(kMembers - 1);
   collect(R"({"user_id":"outsider","plan":"free"})");
   std::string stream = create_stream(4);
   Subscription s = subscription(stream, {"pro"}, emulator_->endpoint());
   s.with_backfill = true;
   auto created = exporter_->create_and_wait(s);
   ASSERT_TRUE(created.ok()) << created.error().message;
-  collect(R"({"user_id":"m9999","plan":"free"})");  // live exit while the backfill runs
+  collect("{\"user_id\":\"" + last_member + "\",\"plan\":\"free\"}");  // a live exit
   auto records = read_stream(stream, kMembers, std::chrono::seconds(90));
   ASSERT_GE(records.size(), static_cast<std::size_t>(kMembers)) << describe(created->id);
   std::map<std::string, std::vector<std::string>> per_key;
@@ -351,8 +360,8 @@ TEST_F(ExporterTest, BackfillSendsEveryCurrentMemberOnceBeforeItsLiveTriggers) {
     ASSERT_NE(it, per_key.end()) << n;
     EXPECT_EQ(it->second, std::vector<std::string>{"pro:enter"}) << n;
   }
-  // m9999 exited live: whatever it received, its backfill enter (if any) came first.
-  const auto& last = per_key["m9999"];
+  // The last member exited live: whatever it received, its backfill enter (if any) came first.
+  const auto& last = per_key[last_member];
   ASSERT_FALSE(last.empty());
   EXPECT_EQ(last.back(), "pro:exit");
   auto status = exporter_->get(created->id);
