@@ -27,6 +27,8 @@ function(shoal_module name)
   if(SHOAL_BUILD_TESTS AND test_sources)
     add_executable(${name}_tests ${test_sources})
     target_compile_options(${name}_tests PRIVATE ${SHOAL_WARNINGS})
+    # Header-only test helpers (tests/support/*.h) need no link to shoal_test_support.
+    target_include_directories(${name}_tests PRIVATE ${SHOAL_SOURCE_ROOT})
     target_compile_definitions(${name}_tests PRIVATE
       SHOAL_SOURCE_DIR="${SHOAL_SOURCE_ROOT}" SHOAL_SHARED_DIR="${SHOAL_SHARED_DIR}")
     target_link_libraries(${name}_tests PRIVATE shoal_${name} ${ARG_TEST_DEPS}

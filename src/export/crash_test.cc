@@ -23,6 +23,7 @@
 #include "tests/support/kinesis_emulator.h"
 #include "tests/support/kinesis_fault_proxy.h"
 #include "tests/support/kinesis_test_env.h"
+#include "tests/support/self_child.h"
 
 namespace shoal::exports {
 namespace {
@@ -147,15 +148,9 @@ TEST(ExportCrashTest, Kill9DuringDeliveryThenRestartDeliversEveryTriggerWithItsI
 
   fs::path dir = fs::temp_directory_path() / ("shoal_export_crash_" + std::to_string(::getpid()));
   fs::remove_all(dir);
-  const std::string self = fs::read_symlink("/proc/self/exe").string();
   const std::string child_env = dir.string() + "|" + proxy.endpoint() + "|" + stream;
-  pid_t pid = ::fork();
+  pid_t pid = test::start_self_as_child("ExportCrashChild.Run", kChildEnv, child_env);
   ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    ::setenv(kChildEnv, child_env.c_str(), 1);
-    ::execl(self.c_str(), self.c_str(), "--gtest_filter=ExportCrashChild.Run", nullptr);
-    ::_exit(127);
-  }
   // Kill once a fifth of the messages were accepted: delivery is under way.
   for (int i = 0; i < 3000 && proxy.counters().entries_accepted < kEvents / 5; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

@@ -18,6 +18,7 @@
 #include "kinesis/kinesis_error.h"
 #include "tests/support/kinesis_emulator.h"
 #include "tests/support/kinesis_test_env.h"
+#include "tests/support/self_child.h"
 
 namespace shoal::import {
 namespace {
@@ -172,17 +173,11 @@ TEST(ImportCrashTest, KillNineAtRandomInstantsThenRestartMatchesAnUninterruptedR
   std::filesystem::remove_all(dir);
   std::mt19937 random(20261123);
   std::uniform_int_distribution<int> delay_ms(150, 1200);
-  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
   const std::string child_env = dir.string() + "|" + emulator.endpoint() + "|" + stream;
   const int kills = 20;
   for (int i = 0; i < kills; ++i) {
-    pid_t pid = ::fork();
+    pid_t pid = test::start_self_as_child("ImportCrashChild.Run", kChildEnv, child_env);
     ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      ::setenv(kChildEnv, child_env.c_str(), 1);
-      ::execl(self.c_str(), self.c_str(), "--gtest_filter=ImportCrashChild.Run", nullptr);
-      ::_exit(127);
-    }
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(random)));
     ASSERT_EQ(::kill(pid, SIGKILL), 0);
     int status = 0;

@@ -10,6 +10,7 @@
 
 #include "core/varint.h"
 #include "storage/store.h"
+#include "tests/support/self_child.h"
 
 namespace shoal::storage {
 namespace {
@@ -103,6 +104,19 @@ TEST(CodecTest, TimerKeysSortByDueIncludingNegativeTimes) {
   EXPECT_EQ(id.value, 9u);
 }
 
+// Every key=value under `prefix`, in order.
+std::vector<std::string> scan_all(Store& store, std::string_view prefix) {
+  std::vector<std::string> seen;
+  EXPECT_TRUE(store
+                  .scan(prefix,
+                        [&](std::string_view k, std::string_view v) {
+                          seen.push_back(std::string(k) + "=" + std::string(v));
+                          return true;
+                        })
+                  .ok());
+  return seen;
+}
+
 TEST(StoreTest, WritesAreAtomicAndScannable) {
   auto dir = std::filesystem::temp_directory_path() / ("shoal_store_test_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
@@ -117,12 +131,7 @@ TEST(StoreTest, WritesAreAtomicAndScannable) {
   }
   auto store = Store::open(dir.string(), {});
   ASSERT_TRUE(store.ok());
-  std::vector<std::string> seen;
-  ASSERT_TRUE((*store)->scan("P", [&](std::string_view k, std::string_view v) {
-    seen.push_back(std::string(k) + "=" + std::string(v));
-    return true;
-  }).ok());
-  EXPECT_EQ(seen, (std::vector<std::string>{"Pa=1", "Pb=2"}));
+  EXPECT_EQ(scan_all(**store, "P"), (std::vector<std::string>{"Pa=1", "Pb=2"}));
   EXPECT_FALSE((*store)->get("Pz")->has_value());
   std::filesystem::remove_all(dir);
 }
@@ -143,26 +152,10 @@ TEST(StoreTest, AnAppendedBatchKeepsItsPutsAndDeletesInOrderAfterTheOwnOnes) {
   first.append(second);
   EXPECT_EQ(first.count(), 5u);
   ASSERT_TRUE((*store)->write(first).ok());
-  std::vector<std::string> seen;
-  ASSERT_TRUE((*store)->scan("P", [&](std::string_view k, std::string_view v) {
-    seen.push_back(std::string(k) + "=" + std::string(v));
-    return true;
-  }).ok());
-  EXPECT_EQ(seen, (std::vector<std::string>{"Pa=2", std::string("Pc=x\0y", 6)}));
+  EXPECT_EQ(scan_all(**store, "P"),
+            (std::vector<std::string>{"Pa=2", std::string("Pc=x\0y", 6)}));
   store->reset();
   std::filesystem::remove_all(dir);
-}
-
-std::vector<std::string> scan_all(Store& store, std::string_view prefix) {
-  std::vector<std::string> seen;
-  EXPECT_TRUE(store
-                  .scan(prefix,
-                        [&](std::string_view k, std::string_view v) {
-                          seen.push_back(std::string(k) + "=" + std::string(v));
-                          return true;
-                        })
-                  .ok());
-  return seen;
 }
 
 std::string outbox_test_key(std::string_view tail) {
@@ -288,19 +281,13 @@ TEST(StoreCrashChild, Run) {
 }
 
 TEST(StoreTest, AnUnloggedBatchIsLostWholeByACrashBeforeItsFlushAndKeptAfterIt) {
-  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
   for (const std::string mode : {"crash", "flushed"}) {
     auto dir = std::filesystem::temp_directory_path() /
                ("shoal_store_unlogged_test_" + std::to_string(::getpid()) + "_" + mode);
     std::filesystem::remove_all(dir);
     const std::string spec = dir.string() + "|" + mode;
-    pid_t pid = ::fork();
+    pid_t pid = test::start_self_as_child("StoreCrashChild.Run", kCrashChildEnv, spec);
     ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      ::setenv(kCrashChildEnv, spec.c_str(), 1);
-      ::execl(self.c_str(), self.c_str(), "--gtest_filter=StoreCrashChild.Run", nullptr);
-      ::_exit(127);
-    }
     int status = 0;
     ASSERT_EQ(::waitpid(pid, &status, 0), pid);
     ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << mode << ": " << status;
