@@ -4,6 +4,7 @@
 
 #include "aws/crypto.h"
 #include "core/time_format.h"
+#include "export/be_bytes.h"
 #include "model/json.h"
 
 namespace shoal::exports {
@@ -148,18 +149,6 @@ std::string partition_key_for(std::string_view identifier_field, const model::Pr
 namespace {
 
 constexpr char kRetryMarker = static_cast<char>(0xFF);
-
-void put_be(std::string& out, std::uint64_t v, int bytes) {
-  for (int s = (bytes - 1) * 8; s >= 0; s -= 8) out.push_back(static_cast<char>((v >> s) & 0xff));
-}
-
-bool get_be(std::string_view& in, int bytes, std::uint64_t& v) {
-  if (in.size() < static_cast<std::size_t>(bytes)) return false;
-  v = 0;
-  for (int b = 0; b < bytes; ++b) v = (v << 8) | static_cast<std::uint8_t>(in[b]);
-  in.remove_prefix(static_cast<std::size_t>(bytes));
-  return true;
-}
 
 }  // namespace
 
