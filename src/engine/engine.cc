@@ -48,7 +48,7 @@ std::string trigger_to_json(const Trigger& t) {
   std::string out = "{\"ts\":";
   out += std::to_string(t.ts);
   out += ",\"segment\":";
-  model::write_json_string(t.slug, out);
+  model::write_json_string(t.slug(), out);
   out += ",\"event\":\"";
   out += trigger_event_name(t.event);
   out += "\",\"reason\":\"";
@@ -103,13 +103,23 @@ std::string make_trigger_id(model::ProfileId profile, std::string_view segment_i
   return hex_id128(std::string_view(basis, static_cast<std::size_t>(out - basis - 1)));
 }
 
+const std::string& Trigger::segment_id() const {
+  static const std::string kNone;
+  return label ? label->id : kNone;
+}
+
+const std::string& Trigger::slug() const {
+  static const std::string kNone;
+  return label ? label->alias : kNone;
+}
+
 const std::vector<model::Identity>& Trigger::identities() const {
   static const std::vector<model::Identity> kNone;
   return identity_snapshot ? *identity_snapshot : kNone;
 }
 
 std::string Trigger::id() const {
-  return make_trigger_id(profile, segment_id, event, ts, change_counter);
+  return make_trigger_id(profile, segment_id(), event, ts, change_counter);
 }
 
 void encode_trigger_batch(const std::vector<Trigger>& triggers, std::size_t begin,
@@ -346,7 +356,11 @@ Result<Engine::CachedProfile*> Engine::load_profile(model::ProfileId id) {
 
 Result<std::optional<model::ProfileId>> Engine::lookup_identity(std::string_view field,
                                                                 std::string_view value) {
-  std::string key = identity_cache_key(field, value);
+  // Built in a reused buffer: most lookups hit, and an e-mail's key would allocate.
+  std::string& key = identity_key_buffer_;
+  key.assign(field);
+  key.push_back('\0');
+  key.append(value);
   auto it = identities_.find(key);
   if (it != identities_.end()) return it->second;
   SHOAL_ASSIGN_OR_RETURN(auto bytes,
@@ -356,7 +370,7 @@ Result<std::optional<model::ProfileId>> Engine::lookup_identity(std::string_view
     if (bytes->size() != 8) return make_error(ErrorCode::kCorruption, "identity index entry");
     id = model::ProfileId{storage::read_u64_be(*bytes)};
   }
-  identities_.emplace(std::move(key), id);
+  identities_.emplace(key, id);
   return id;
 }
 
@@ -403,14 +417,15 @@ Engine::CachedProfile& Engine::create_profile() {
   ++counters_.profiles_created;
   ++profile_count_;
   std::uint64_t id = cached.profile.id.value;
-  dirty_profiles_.insert(id);
-  return profiles_.emplace(id, std::move(cached)).first->second;
+  CachedProfile& created = profiles_.emplace(id, std::move(cached)).first->second;
+  mark_dirty(created);
+  return created;
 }
 
 void Engine::touch(CachedProfile& cached) {
   cached.profile.modified_ms = std::max(cached.profile.modified_ms, now_);
   ++cached.profile.change_counter;
-  dirty_profiles_.insert(cached.profile.id.value);
+  mark_dirty(cached);
 }
 
 void Engine::mark_pending(model::ProfileId id,
@@ -444,7 +459,7 @@ void Engine::merge_into(CachedProfile& survivor, CachedProfile& absorbed) {
   }
   for (const model::Identity& identity : from.identities) {
     for (const model::Value& v : identity.values.as_list()) {
-      to.add_identity(identity.field, v.as_string());
+      if (to.add_identity(identity.field, v.as_string())) ++identity_version_;
       set_identity(identity.field, v.as_string(), to.id);
     }
   }
@@ -452,7 +467,6 @@ void Engine::merge_into(CachedProfile& survivor, CachedProfile& absorbed) {
   to.change_counter = std::max(to.change_counter, from.change_counter);
   std::uint64_t gone = from.id.value;
   pending_.erase(from.id);
-  dirty_profiles_.erase(gone);
   // Also when not in the store yet: a background checkpoint may be writing it.
   deleted_profiles_.insert(gone);
   // Its timer-index keys are removed when they come due (the profile is gone by then).
@@ -573,6 +587,7 @@ EventOutcome Engine::apply_event(std::string_view stream, const model::Value& da
   for (const model::Identity& identity : ids) {
     for (const model::Value& v : identity.values.as_list()) {
       if (profile.add_identity(identity.field, v.as_string())) {
+        ++identity_version_;
         set_identity(identity.field, v.as_string(), profile.id);
         if (std::find(changed.begin(), changed.end(), identity.field) == changed.end()) {
           changed.push_back(identity.field);
@@ -641,7 +656,6 @@ Status Engine::delete_profile(std::string_view identity_field, std::string_view 
     }
   }
   pending_.erase(p.id);
-  dirty_profiles_.erase(p.id.value);
   deleted_profiles_.insert(p.id.value);  // in the store, or maybe soon (a checkpoint in flight)
   profiles_.erase(p.id.value);
   ++counters_.profiles_deleted;
@@ -656,24 +670,36 @@ Result<const model::Profile*> Engine::find_profile(std::string_view field, std::
   return cached ? &cached->profile : nullptr;
 }
 
+std::shared_ptr<const segment::SegmentLabel> Engine::segment_label(
+    model::SegmentOrdinal ordinal) const {
+  if (const segment::Segment* seg = catalog_.get(ordinal)) return seg->label;
+  return std::make_shared<const segment::SegmentLabel>(
+      segment::SegmentLabel{std::to_string(ordinal.value), std::string()});
+}
+
 void Engine::emit(const model::Profile& profile, model::SegmentOrdinal ordinal,
                   TriggerEvent event, TriggerReason reason, TimestampMs at,
                   TimestampMs entered_ms) {
-  const segment::Segment* seg = catalog_.get(ordinal);
   Trigger t;
   t.sequence = next_trigger_seq_++;
   t.ts = at;
   t.profile = profile.id;
   t.segment = ordinal;
-  t.segment_id = seg ? seg->id : std::to_string(ordinal.value);
-  t.slug = seg ? seg->alias : std::string();
+  t.label = segment_label(ordinal);
   t.event = event;
   t.reason = reason;
   t.entered_ms = entered_ms;
   // Consecutive triggers are mostly of one profile: they share its identities while unchanged.
-  if (!last_identity_snapshot_ || *last_identity_snapshot_ != profile.identities) {
-    last_identity_snapshot_ =
-        std::make_shared<const std::vector<model::Identity>>(profile.identities);
+  // A profile's identities change only in apply_event and merge_into, which bump the version:
+  // the same profile at the same version needs no comparison.
+  if (!last_identity_snapshot_ || last_snapshot_profile_ != profile.id.value ||
+      last_snapshot_version_ != identity_version_) {
+    if (!last_identity_snapshot_ || *last_identity_snapshot_ != profile.identities) {
+      last_identity_snapshot_ =
+          std::make_shared<const std::vector<model::Identity>>(profile.identities);
+    }
+    last_snapshot_profile_ = profile.id.value;
+    last_snapshot_version_ = identity_version_;
   }
   t.identity_snapshot = last_identity_snapshot_;
   t.change_counter = profile.change_counter;
@@ -781,7 +807,7 @@ void Engine::evaluate_profile(CachedProfile& cached,
     p.timers.assign(timers);
   }
   const bool changed = members_changed || timers_changed;
-  if (changed) dirty_profiles_.insert(p.id.value);
+  if (changed) mark_dirty(cached);
   rekey_timer(cached);
 }
 
@@ -793,7 +819,7 @@ void Engine::rekey_timer(CachedProfile& cached) {
   // An older, later key stays in the index and is removed when it comes due.
   p.timer_key_due = next;
   timers_.emplace(next, p.id.value);
-  dirty_profiles_.insert(p.id.value);
+  mark_dirty(cached);
 }
 
 Engine::CachedProfile* Engine::take_due_timer(TimestampMs due, std::uint64_t id) {
@@ -808,7 +834,7 @@ Engine::CachedProfile* Engine::take_due_timer(TimestampMs due, std::uint64_t id)
   model::Profile& p = cached->profile;
   deleted_timer_keys_.push_back(storage::timer_key(options_.partition, due, p.id));
   p.timer_key_due = model::kNoTime;
-  dirty_profiles_.insert(p.id.value);
+  mark_dirty(*cached);
   if (p.next_timer() <= due) return cached;  // evaluation re-keys the next timer
   rekey_timer(*cached);  // the timer moved later since the key was written
   return nullptr;
@@ -863,7 +889,8 @@ void Engine::order_triggers_from(std::size_t start) {
 void Engine::fire_timers_before(TimestampMs limit) {
   while (!timers_.empty() && timers_.top().first < limit) {
     TimestampMs due = timers_.top().first;
-    std::vector<std::uint64_t> ids;
+    std::vector<std::uint64_t>& ids = scratch_due_ids_;
+    ids.clear();
     while (!timers_.empty() && timers_.top().first == due) {
       ids.push_back(timers_.top().second);
       timers_.pop();
@@ -979,7 +1006,7 @@ std::size_t Engine::dirty_profile_bound() const {
 bool Engine::checkpoint_due() const {
   if (checkpoint_requested_) return true;
   return log_bytes_ + commands_.size() >= options_.checkpoint_log_bytes ||
-         dirty_profiles_.size() >= dirty_profile_bound();
+         dirty_list_.size() >= dirty_profile_bound();
 }
 
 Status Engine::commit(std::vector<Trigger>& released,
@@ -993,7 +1020,7 @@ Status Engine::commit(std::vector<Trigger>& released,
   // unless the profiles changed since have reached the bound: then this commit waits for it, so
   // that the profiles pinned in memory (changed, and in flight) stay within twice the bound when
   // the writer falls behind.
-  if (due && inflight_ && dirty_profiles_.size() >= dirty_profile_bound()) {
+  if (due && inflight_ && dirty_list_.size() >= dirty_profile_bound()) {
     finish_background_checkpoint(/*wait=*/true);
   }
   if (due && !inflight_) start_background_checkpoint();
@@ -1007,12 +1034,19 @@ Status Engine::checkpoint(std::vector<Trigger>& released,
 }
 
 void Engine::append_state_deletes(storage::Batch& batch, storage::PartitionId partition,
-                          const std::unordered_set<std::uint64_t>& deleted_profiles,
-                          const std::vector<std::string>& deleted_timer_keys) {
-  for (std::uint64_t id : deleted_profiles) {
-    batch.erase(storage::profile_key(partition, model::ProfileId{id}));
-  }
+                                  const std::unordered_set<std::uint64_t>& deleted_profiles,
+                                  std::vector<std::string>& deleted_timer_keys) {
+  std::vector<std::uint64_t> ids(deleted_profiles.begin(), deleted_profiles.end());
+  std::sort(ids.begin(), ids.end());  // profile keys end in the id, big-endian
+  for (std::uint64_t id : ids) batch.erase(storage::profile_key(partition, model::ProfileId{id}));
+  std::sort(deleted_timer_keys.begin(), deleted_timer_keys.end());
   for (const std::string& key : deleted_timer_keys) batch.erase(key);
+}
+
+void Engine::append_timer_keys(storage::Batch& batch, std::vector<std::string>& timer_keys) {
+  std::sort(timer_keys.begin(), timer_keys.end());
+  for (const std::string& key : timer_keys) batch.put(key, "");
+  timer_keys.clear();
 }
 
 void Engine::append_index_writes(
@@ -1020,7 +1054,13 @@ void Engine::append_index_writes(
     const std::unordered_map<std::string, std::optional<model::ProfileId>>& identities,
     const std::map<std::uint32_t, std::optional<std::string>>& segments,
     const std::map<std::string, std::optional<std::string>, std::less<>>& mappings) {
-  for (const auto& [key, id] : identities) {
+  std::vector<const std::pair<const std::string, std::optional<model::ProfileId>>*> sorted;
+  sorted.reserve(identities.size());
+  for (const auto& entry : identities) sorted.push_back(&entry);
+  // "field\0value" sorts as the store keys (prefix, field, separator, value) do.
+  std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+  for (const auto* entry : sorted) {
+    const auto& [key, id] = *entry;
     size_t zero = key.find('\0');
     std::string store_key =
         storage::identity_key(partition, key.substr(0, zero), key.substr(zero + 1));
@@ -1050,18 +1090,20 @@ void Engine::append_index_writes(
   }
 }
 
-void Engine::encode_profile_writes(const CachedProfile& cached, storage::Batch& batch) {
-  encode_profile_writes(cached, options_.partition, encode_buffer_, batch);
+void Engine::encode_profile_writes(const CachedProfile& cached, storage::Batch& batch,
+                                   std::vector<std::string>& timer_keys) {
+  encode_profile_writes(cached, options_.partition, encode_buffer_, batch, timer_keys);
 }
 
 void Engine::encode_profile_writes(const CachedProfile& cached, storage::PartitionId partition,
-                                   std::string& buffer, storage::Batch& batch) {
+                                   std::string& buffer, storage::Batch& batch,
+                                   std::vector<std::string>& timer_keys) {
   buffer.clear();
   storage::encode_profile(cached.profile, buffer);
   batch.put(storage::profile_key(partition, cached.profile.id), buffer);
   TimestampMs key_due = cached.profile.timer_key_due;
   if (key_due != cached.committed_key_due && key_due != model::kNoTime) {
-    batch.put(storage::timer_key(partition, key_due, cached.profile.id), "");
+    timer_keys.push_back(storage::timer_key(partition, key_due, cached.profile.id));
   }
 }
 
@@ -1090,13 +1132,25 @@ void Engine::append_checkpoint_meta(storage::Batch& batch) {
   batch.put(storage::meta_key(kMetaCheckpoint), encode_checkpoint_state());
 }
 
+std::vector<std::uint64_t> Engine::sorted_dirty_ids() const {
+  std::vector<std::uint64_t> ids;
+  ids.reserve(dirty_list_.size());
+  for (std::uint64_t id : dirty_list_) {
+    auto it = profiles_.find(id);
+    if (it != profiles_.end() && it->second.dirty) ids.push_back(id);
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
 void Engine::write_state(storage::Batch& batch) {
   // Deletes first: a key deleted and put again since the last checkpoint must end up put.
   append_state_deletes(batch, options_.partition, deleted_profiles_, deleted_timer_keys_);
-  for (std::uint64_t id : dirty_profiles_) {
-    auto it = profiles_.find(id);
-    if (it != profiles_.end()) encode_profile_writes(it->second, batch);
+  std::vector<std::string> timer_keys;
+  for (std::uint64_t id : sorted_dirty_ids()) {
+    encode_profile_writes(profiles_.find(id)->second, batch, timer_keys);
   }
+  append_timer_keys(batch, timer_keys);
   append_index_writes(batch, options_.partition, dirty_identities_, dirty_segments_,
                       dirty_mappings_);
   append_checkpoint_meta(batch);
@@ -1141,10 +1195,11 @@ Status Engine::write_commit(std::vector<Trigger>& released,
 
   if (as_checkpoint) {
     ++counters_.checkpoints;
-    for (std::uint64_t id : dirty_profiles_) {
+    for (std::uint64_t id : dirty_list_) {
       auto it = profiles_.find(id);
       if (it == profiles_.end()) continue;
       it->second.in_store = true;
+      it->second.dirty = false;
       it->second.committed_key_due = it->second.profile.timer_key_due;
     }
     mark_checkpointed();
@@ -1234,7 +1289,7 @@ void Engine::evict_if_needed() {
     for (auto it = profiles_.begin(); it != profiles_.end();) {
       // Only profiles whose state is in the store: not changed since the last checkpoint.
       if (it->second.last_used <= cutoff && !pending_.count(it->second.profile.id) &&
-          it->second.in_store && !it->second.in_flight && !dirty_profiles_.count(it->first)) {
+          it->second.in_store && !it->second.in_flight && !it->second.dirty) {
         it = profiles_.erase(it);
       } else {
         ++it;
@@ -1285,9 +1340,7 @@ Result<std::vector<Trigger>> Engine::read_outbox(std::uint64_t after, std::size_
     for (Trigger& t : *triggers) {
       if (t.sequence <= after) continue;
       // A segment removed since keeps its ordinal as id; its slug is then empty.
-      const segment::Segment* seg = catalog_.get(t.segment);
-      t.segment_id = seg ? seg->id : std::to_string(t.segment.value);
-      t.slug = seg ? seg->alias : std::string();
+      t.label = segment_label(t.segment);
       out.push_back(std::move(t));
       if (out.size() >= limit) return false;
     }

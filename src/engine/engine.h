@@ -47,8 +47,9 @@ struct Trigger {
   TimestampMs ts = 0;
   model::ProfileId profile;
   model::SegmentOrdinal segment;
-  std::string segment_id;
-  std::string slug;
+  // The segment's id and slug when it was emitted (a segment removed since: its ordinal as id,
+  // an empty slug).
+  std::shared_ptr<const segment::SegmentLabel> label;
   TriggerEvent event = TriggerEvent::kEnter;
   TriggerReason reason = TriggerReason::kEval;
   TimestampMs entered_ms = 0;  // when the profile entered (== ts for an enter)
@@ -58,6 +59,8 @@ struct Trigger {
   std::uint64_t change_counter = 0;  // the profile's, when the trigger was emitted
 
   const std::vector<model::Identity>& identities() const;
+  const std::string& segment_id() const;
+  const std::string& slug() const;
 
   // Stable: a hash of (profile, segment id, event, ts, change counter). Computed on demand:
   // most triggers are never exported, and hashing them all cost ~5% of the engine.
@@ -282,7 +285,18 @@ class Engine {
     bool in_store = false;
     bool in_flight = false;  // in the background checkpoint: kept in memory until it lands
     bool awaiting_encode = false;  // in it, and the engine has not claimed it yet
+    bool dirty = false;  // changed since the last checkpoint began: its id is in dirty_list_
+    std::uint32_t checkpoint_slot = 0;  // its place in the checkpoint's queue while awaiting
   };
+  // A changed profile goes into the next checkpoint (a flag on the hot profile, not a lookup in
+  // a set of ids: that set's hashing was ~3% of the engine thread).
+  void mark_dirty(CachedProfile& cached) {
+    if (cached.dirty) return;
+    cached.dirty = true;
+    dirty_list_.push_back(cached.profile.id.value);
+  }
+  // The dirty profiles still cached, ascending by id (flags and list unchanged).
+  std::vector<std::uint64_t> sorted_dirty_ids() const;
   // What must be re-evaluated for a profile when the millisecond closes.
   struct PendingEval {
     bool all = false;
@@ -290,6 +304,7 @@ class Engine {
   };
 
   Result<CachedProfile*> load_profile(model::ProfileId id);
+  std::shared_ptr<const segment::SegmentLabel> segment_label(model::SegmentOrdinal ordinal) const;
   Result<std::optional<model::ProfileId>> lookup_identity(std::string_view field,
                                                           std::string_view value);
   Status ensure_all_profiles_loaded();
@@ -353,14 +368,21 @@ class Engine {
   // Puts every change since the last checkpoint into `batch` (deletes first).
   void write_state(storage::Batch& batch);
   // The pieces of a checkpoint's batch, in this order. The static ones read only their
-  // arguments, so the background writer can run them on sets moved out of the engine.
+  // arguments, so the background writer can run them on sets moved out of the engine. Each
+  // piece puts its keys in ascending order: RocksDB's memtable inserts a key next to the one
+  // before it cheaply, and a random order made the skip-list searches most of the writer's work.
   static void append_state_deletes(storage::Batch& batch, storage::PartitionId partition,
                                    const std::unordered_set<std::uint64_t>& deleted_profiles,
-                                   const std::vector<std::string>& deleted_timer_keys);
-  void encode_profile_writes(const CachedProfile& cached, storage::Batch& batch);
+                                   std::vector<std::string>& deleted_timer_keys);
+  // Puts the profile; its new timer-index key (if any) goes to `timer_keys`, written after all
+  // the profiles by append_timer_keys.
+  void encode_profile_writes(const CachedProfile& cached, storage::Batch& batch,
+                             std::vector<std::string>& timer_keys);
   // The same for any thread: `buffer` is scratch space.
   static void encode_profile_writes(const CachedProfile& cached, storage::PartitionId partition,
-                                    std::string& buffer, storage::Batch& batch);
+                                    std::string& buffer, storage::Batch& batch,
+                                    std::vector<std::string>& timer_keys);
+  static void append_timer_keys(storage::Batch& batch, std::vector<std::string>& timer_keys);
   static void append_index_writes(
       storage::Batch& batch, storage::PartitionId partition,
       const std::unordered_map<std::string, std::optional<model::ProfileId>>& identities,
@@ -405,6 +427,8 @@ class Engine {
   std::unordered_map<std::uint64_t, CachedProfile> profiles_;
   // Identity index cache: "field\0value" -> profile id (nullopt = known absent, pending delete).
   std::unordered_map<std::string, std::optional<model::ProfileId>> identities_;
+  std::string identity_key_buffer_;  // lookup_identity's key
+  std::vector<std::uint64_t> scratch_due_ids_;  // fire_timers_before's
   std::map<model::ProfileId, PendingEval> pending_;  // ordered: evaluation order = creation order
   // A segment build: the profiles that existed at registration (ids below end_id), evaluated
   // for `segments` in id order from `next_id`.
@@ -437,14 +461,18 @@ class Engine {
   void allow_eviction_pass() { evict_profiles_above_ = evict_identities_above_ = 0; }
   std::size_t dirty_profile_bound() const;
   // The identities of the last trigger emitted, shared with the next while equal (emit).
-  std::shared_ptr<const std::vector<model::Identity>> last_identity_snapshot_;  // evaluate_profile's, one per segment
+  std::shared_ptr<const std::vector<model::Identity>> last_identity_snapshot_;
+  std::uint64_t last_snapshot_profile_ = 0;  // whose identities the snapshot was compared with
+  std::uint64_t last_snapshot_version_ = 0;  // at this identity_version_
+  std::uint64_t identity_version_ = 0;       // bumped on every change of any profile's identities  // evaluate_profile's, one per segment
   std::vector<std::string_view> scratch_fields_;
 
   using TimerEntry = std::pair<TimestampMs, std::uint64_t>;  // (due, profile id)
   std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;
 
   // Uncommitted changes.
-  std::unordered_set<std::uint64_t> dirty_profiles_;
+  // Ids of the profiles marked dirty (a merged or deleted one's id may linger: skipped).
+  std::vector<std::uint64_t> dirty_list_;
   // Reused by commit(): a fresh batch regrew (and page-faulted) its buffer to the commit's size
   // every time; reuse took 16% off the export observer's CPU (BENCHMARKS.md "export").
   storage::Batch commit_batch_;

@@ -16,7 +16,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <mutex>
 #include <thread>
 
 #include "engine/engine.h"
@@ -37,22 +36,30 @@ Error corrupt_log(std::uint64_t seq, std::string_view what) {
 }  // namespace
 
 // A checkpoint written in the background. At its instant (a commit boundary) the engine moved
-// its dirty sets here and marked the changed profiles (`in_flight`, `awaiting_encode`); the
-// writer thread then encodes those profiles and writes the batch while the engine goes on. A
-// profile the engine is about to use is claimed first: if the writer has not encoded it yet,
-// the engine encodes it itself, as it was at the checkpoint's instant. `mu` makes each profile
-// encoded exactly once, by one of the two. Everything goes back to the engine's dirty sets if
-// the write fails.
+// its dirty sets here and marked the changed profiles (`in_flight`, `awaiting_encode`, their
+// `checkpoint_slot`); the writer thread then encodes those profiles and writes the batch while
+// the engine goes on. A profile the engine is about to use is claimed first: if the writer has
+// not encoded it yet, the engine encodes it itself, as it was at the checkpoint's instant. Each
+// queue slot's state makes every profile encoded exactly once, by one of the two, without a
+// lock the engine would wait on while the writer (at nice 19) is descheduled holding it: the
+// engine waits only when it wants the very profile the writer is encoding. Everything goes
+// back to the engine's dirty sets if the write fails.
 struct Engine::InflightCheckpoint {
-  std::mutex mu;  // guards to_encode, profiles and (until to_encode is empty) writes
-  std::unordered_set<std::uint64_t> to_encode;  // the dirty set at its instant, not yet encoded
-  // The writer's work list. A profile's node stays put (eviction skips in_flight ones; a merge
-  // or deletion claims the profile before erasing it), but the writer dereferences an entry
-  // only while its id is still in to_encode.
+  enum SlotState : int { kAwaiting, kWriterEncoding, kEngineEncoding, kEncoded };
+  // The writer's work list, ascending by id. A profile's node stays put (eviction skips
+  // in_flight ones; a merge or deletion claims the profile before erasing it), but the writer
+  // dereferences an entry only after it took the slot from kAwaiting.
   std::vector<std::pair<std::uint64_t, CachedProfile*>> queue;
-  std::vector<std::uint64_t> profiles;  // encoded (in_flight set on them until it lands)
-  // The checkpoint's one batch: deletes, then the profiles, then the indexes and `meta`.
+  std::unique_ptr<std::atomic<int>[]> states;  // per queue slot
+  // Encoded by the writer: its profiles' puts (in id order, after the deletes), their ids and
+  // new timer keys.
   storage::Batch writes;
+  std::vector<std::uint64_t> profiles;
+  std::vector<std::string> timer_keys;
+  // Encoded by the engine (claimed); the writer appends them once every slot is kEncoded.
+  storage::Batch claimed_writes;
+  std::vector<std::uint64_t> claimed_profiles;
+  std::vector<std::string> claimed_timer_keys;
   storage::Batch meta;  // counters, sizes, log erasures, checkpoint record
   std::unordered_set<std::uint64_t> deleted;
   std::unordered_map<std::string, std::optional<model::ProfileId>> identities;
@@ -77,7 +84,7 @@ Engine::Engine(storage::Store& store, EngineOptions options)
 Engine::~Engine() { finish_background_checkpoint(/*wait=*/true); }
 
 void Engine::mark_checkpointed() {
-  dirty_profiles_.clear();
+  dirty_list_.clear();
   deleted_profiles_.clear();
   deleted_timer_keys_.clear();
   dirty_identities_.clear();
@@ -100,9 +107,7 @@ bool Engine::identity_unwritten(const std::string& cache_key) const {
 
 void Engine::start_background_checkpoint() {
   auto c = std::make_unique<InflightCheckpoint>();
-  c->profiles.reserve(dirty_profiles_.size());
-  c->to_encode = std::move(dirty_profiles_);
-  dirty_profiles_ = {};
+  const std::vector<std::uint64_t> ids = sorted_dirty_ids();  // key order: see append_state_deletes
   append_checkpoint_meta(c->meta);  // the counters and clock of this instant
   c->deleted = std::move(deleted_profiles_);
   c->identities = std::move(dirty_identities_);
@@ -115,22 +120,22 @@ void Engine::start_background_checkpoint() {
   // Sized from the last checkpoint's bytes per profile: hundreds of megabytes built by
   // doubling were copied twice over and faulted in anew.
   c->writes = storage::Batch(static_cast<std::size_t>(
-      static_cast<double>(c->to_encode.size()) * checkpoint_bytes_per_profile_ * 1.1));
+      static_cast<double>(ids.size()) * checkpoint_bytes_per_profile_ * 1.1));
   // Deletes first: a key deleted and put again since the last checkpoint must end up put.
   append_state_deletes(c->writes, options_.partition, c->deleted, c->deleted_timer_keys);
   // The writer's list; the engine keeps these profiles in memory until the checkpoint lands.
-  c->queue.reserve(c->to_encode.size());
-  for (auto id = c->to_encode.begin(); id != c->to_encode.end();) {
-    auto it = profiles_.find(*id);
-    if (it == profiles_.end()) {  // not expected: a changed profile stays cached
-      id = c->to_encode.erase(id);
-      continue;
-    }
-    it->second.in_flight = true;
-    it->second.awaiting_encode = true;
-    c->queue.emplace_back(*id, &it->second);
-    ++id;
+  c->queue.reserve(ids.size());
+  c->profiles.reserve(ids.size());
+  c->states = std::make_unique<std::atomic<int>[]>(ids.size());  // all kAwaiting (0)
+  for (std::uint64_t id : ids) {
+    CachedProfile& cached = profiles_.find(id)->second;
+    cached.dirty = false;
+    cached.in_flight = true;
+    cached.awaiting_encode = true;
+    cached.checkpoint_slot = static_cast<std::uint32_t>(c->queue.size());
+    c->queue.emplace_back(id, &cached);
   }
+  // The list's other entries are profiles merged or deleted since they changed.
   mark_checkpointed();
   checkpoint_requested_ = false;
   inflight_ = std::move(c);
@@ -138,23 +143,40 @@ void Engine::start_background_checkpoint() {
   const storage::PartitionId partition = options_.partition;
   storage::Store* store = &store_;
   checkpoint->writer = std::thread([checkpoint, store, partition] {
+    using Slot = InflightCheckpoint;
     InflightCheckpoint& job = *checkpoint;
     // Lowest priority: on a small machine the checkpoint should take longer rather than take
     // the CPU from the engine thread and the server's I/O threads (Linux nice is per thread).
     (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19);
     std::string buffer;
-    for (const auto& [id, cached] : job.queue) {
-      std::lock_guard<std::mutex> lock(job.mu);
-      if (job.to_encode.erase(id) == 0) continue;  // the engine claimed it first
-      encode_profile_writes(*cached, partition, buffer, job.writes);
+    for (std::size_t i = 0; i < job.queue.size(); ++i) {
+      std::atomic<int>& state = job.states[i];
+      int expected = Slot::kAwaiting;
+      if (!state.compare_exchange_strong(expected, Slot::kWriterEncoding,
+                                         std::memory_order_acquire)) {
+        continue;  // the engine claimed it
+      }
+      const auto& [id, cached] = job.queue[i];
+      encode_profile_writes(*cached, partition, buffer, job.writes, job.timer_keys);
       cached->committed_key_due = cached->profile.timer_key_due;
       job.profiles.push_back(id);
+      state.store(Slot::kEncoded, std::memory_order_release);
+      state.notify_all();
     }
-    {
-      // Every profile is encoded (to_encode is empty): the engine no longer touches `writes`.
-      std::lock_guard<std::mutex> lock(job.mu);
+    // The engine's claims in progress finish; after that it no longer touches claimed_*.
+    for (std::size_t i = 0; i < job.queue.size(); ++i) {
+      std::atomic<int>& state = job.states[i];
+      for (int seen = state.load(std::memory_order_acquire); seen != Slot::kEncoded;
+           seen = state.load(std::memory_order_acquire)) {
+        state.wait(seen, std::memory_order_acquire);
+      }
     }
     storage::Batch& batch = job.writes;
+    batch.append(job.claimed_writes);
+    job.timer_keys.insert(job.timer_keys.end(),
+                          std::make_move_iterator(job.claimed_timer_keys.begin()),
+                          std::make_move_iterator(job.claimed_timer_keys.end()));
+    append_timer_keys(batch, job.timer_keys);
     append_index_writes(batch, partition, job.identities, job.segments, job.mappings);
     batch.append(job.meta);
     // Unlogged, then flushed: the checkpoint's tens of megabytes do not hold the commits'
@@ -165,18 +187,30 @@ void Engine::start_background_checkpoint() {
     job.written_count = batch.count();
     job.written_bytes = batch.bytes();
     batch = storage::Batch();  // hand the memory back here, not on the engine thread
+    job.claimed_writes = storage::Batch();
     job.done.store(true, std::memory_order_release);
   });
 }
 
 void Engine::encode_if_awaited(CachedProfile& cached) {
+  using Slot = InflightCheckpoint;
   cached.awaiting_encode = false;
   InflightCheckpoint& c = *inflight_;
-  std::lock_guard<std::mutex> lock(c.mu);
-  if (c.to_encode.erase(cached.profile.id.value) == 0) return;  // the writer has it
-  encode_profile_writes(cached, options_.partition, encode_buffer_, c.writes);
+  std::atomic<int>& state = c.states[cached.checkpoint_slot];
+  int seen = Slot::kAwaiting;
+  if (!state.compare_exchange_strong(seen, Slot::kEngineEncoding, std::memory_order_acquire)) {
+    // The writer has it: it reads the profile until it is encoded.
+    for (; seen != Slot::kEncoded; seen = state.load(std::memory_order_acquire)) {
+      state.wait(seen, std::memory_order_acquire);
+    }
+    return;
+  }
+  encode_profile_writes(cached, options_.partition, encode_buffer_, c.claimed_writes,
+                        c.claimed_timer_keys);
   cached.committed_key_due = cached.profile.timer_key_due;
-  c.profiles.push_back(cached.profile.id.value);
+  c.claimed_profiles.push_back(cached.profile.id.value);
+  state.store(Slot::kEncoded, std::memory_order_release);
+  state.notify_all();
 }
 
 void Engine::finish_background_checkpoint(bool wait) {
@@ -185,6 +219,7 @@ void Engine::finish_background_checkpoint(bool wait) {
   inflight_->writer.join();
   std::unique_ptr<InflightCheckpoint> c = std::move(inflight_);
   const bool ok = c->status.ok();
+  c->profiles.insert(c->profiles.end(), c->claimed_profiles.begin(), c->claimed_profiles.end());
   for (std::uint64_t id : c->profiles) {
     auto it = profiles_.find(id);
     if (it == profiles_.end()) continue;  // merged or deleted since: in deleted_profiles_
@@ -194,7 +229,7 @@ void Engine::finish_background_checkpoint(bool wait) {
       it->second.in_store = true;
     } else {
       it->second.committed_key_due = model::kNoTime;  // its timer key is written again
-      dirty_profiles_.insert(id);
+      mark_dirty(it->second);
     }
   }
   if (ok) {

@@ -66,7 +66,7 @@ Status Engine::remove_segment(std::string_view alias) {
       emit(p, ordinal, TriggerEvent::kExit, TriggerReason::kEval, now_, entered);
     }
     p.set_timer(ordinal, model::kNoTime);
-    dirty_profiles_.insert(id);
+    mark_dirty(cached);
   }
   SHOAL_ASSIGN_OR_RETURN(auto removed, catalog_.remove(alias));
   (void)removed;

@@ -69,7 +69,7 @@ TEST_F(EngineTest, TimersAndMembershipSurviveARestart) {
   ASSERT_EQ(released.size(), 1u);
   EXPECT_EQ(released[0].event, TriggerEvent::kExit);
   EXPECT_EQ(released[0].ts, kT + 7 * kDay);
-  EXPECT_EQ(released[0].slug, "active");
+  EXPECT_EQ(released[0].slug(), "active");
 }
 
 TEST_F(EngineTest, NothingIsReleasedOrKeptWithoutACommit) {
@@ -123,7 +123,7 @@ TEST_F(EngineTest, CommittedTriggersStayInTheOutboxUntilAcknowledged) {
   ASSERT_TRUE(pending.ok());
   ASSERT_EQ(pending->size(), 2u);
   EXPECT_EQ((*pending)[0].id(), released[0].id());
-  EXPECT_EQ((*pending)[0].slug, "all");
+  EXPECT_EQ((*pending)[0].slug(), "all");
   EXPECT_EQ(trigger_to_json((*pending)[1]), trigger_to_json(released[1]));
   EXPECT_EQ((*pending)[1].identities(), released[1].identities());
   EXPECT_EQ(engine.read_outbox(released[0].sequence, 100)->size(), 1u);
@@ -301,8 +301,7 @@ TEST(TriggerBatchTest, RoundTripsAndRejectsEveryTruncation) {
   a.ts = -5;
   a.profile = model::ProfileId{3};
   a.segment = model::SegmentOrdinal{2};
-  a.segment_id = "abc";
-  a.slug = "pro";
+  a.label = std::make_shared<const segment::SegmentLabel>(segment::SegmentLabel{"abc", "pro"});
   a.event = TriggerEvent::kExit;
   a.reason = TriggerReason::kMerged;
   a.entered_ms = 1;
@@ -458,7 +457,7 @@ TEST_F(EngineTest, StagedWritesAndCommitObserverWritesLandWithTheCommitThatProdu
     for (const Trigger& t : triggers) {
       const model::Profile* profile = engine.cached_profile(t.profile);
       EXPECT_NE(profile, nullptr);
-      batch.put("Ztest-" + t.slug, profile ? std::to_string(profile->memberships.size()) : "-");
+      batch.put("Ztest-" + t.slug(), profile ? std::to_string(profile->memberships.size()) : "-");
       ++observed;
     }
     return ok_status();

@@ -97,7 +97,7 @@ Outcome read_outcome(EngineBed& bed, const std::vector<std::string>& users) {
         user = id.values.as_list().front().as_string();
       }
     }
-    out.triggers[user].push_back(t.slug + ":" + std::string(engine::trigger_event_name(t.event)));
+    out.triggers[user].push_back(t.slug() + ":" + std::string(engine::trigger_event_name(t.event)));
   }
   return out;
 }

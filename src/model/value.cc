@@ -1,6 +1,7 @@
 #include "model/value.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace shoal::model {
 
@@ -67,19 +68,31 @@ const Value* lookup_path(const Value& map, std::string_view path) {
 }
 
 void normalize_map(ValueMap& map) {
-  std::stable_sort(map.begin(), map.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
-  // Keep the last of equal keys (later JSON members win, as in most parsers).
-  ValueMap out;
-  out.reserve(map.size());
-  for (auto& entry : map) {
-    if (!out.empty() && out.back().first == entry.first) {
-      out.back().second = std::move(entry.second);
+  const auto key_less = [](const auto& a, const auto& b) { return a.first < b.first; };
+  if (map.size() <= 32) {
+    // Insertion sort: stable and allocation-free for the small objects events mostly are
+    // (stable_sort's buffer was an allocation per event).
+    for (std::size_t i = 1; i < map.size(); ++i) {
+      if (!key_less(map[i], map[i - 1])) continue;
+      auto entry = std::move(map[i]);
+      std::size_t j = i;
+      for (; j > 0 && key_less(entry, map[j - 1]); --j) map[j] = std::move(map[j - 1]);
+      map[j] = std::move(entry);
+    }
+  } else {
+    std::stable_sort(map.begin(), map.end(), key_less);
+  }
+  // Keep the last of equal keys (later JSON members win, as in most parsers), in place.
+  auto out = map.begin();
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    if (out != map.begin() && std::prev(out)->first == it->first) {
+      std::prev(out)->second = std::move(it->second);
     } else {
-      out.push_back(std::move(entry));
+      if (out != it) *out = std::move(*it);
+      ++out;
     }
   }
-  map = std::move(out);
+  map.erase(out, map.end());
 }
 
 }  // namespace shoal::model

@@ -102,5 +102,25 @@ TEST(ProfileTest, FieldSourceReadsFieldsIdentitiesAndMapKeys) {
   EXPECT_EQ(src.find("nope"), nullptr);
 }
 
+// Small maps are sorted in place by insertion, large ones by stable_sort: both keep the last of
+// equal keys and sort the rest.
+TEST(ValueTest, NormalizeMapSortsAndKeepsTheLastOfEqualKeysAtAnySize) {
+  for (int n : {0, 1, 7, 32, 33, 100}) {
+    ValueMap map;
+    for (int i = n - 1; i >= 0; --i) map.emplace_back("k" + std::to_string(1000 + i), Value(i));
+    if (n > 0) {
+      map.insert(map.begin(), {"k1000", Value("first")});
+      map.emplace_back("k1000", Value("last"));
+    }
+    normalize_map(map);
+    ASSERT_EQ(map.size(), static_cast<std::size_t>(n)) << "n=" << n;
+    for (int i = 0; i < n; ++i) {
+      EXPECT_EQ(map[static_cast<std::size_t>(i)].first, "k" + std::to_string(1000 + i)) << "n=" << n;
+    }
+    if (n > 0) EXPECT_EQ(map[0].second, Value("last")) << "n=" << n;
+    if (n > 1) EXPECT_EQ(map[1].second, Value(1)) << "n=" << n;
+  }
+}
+
 }  // namespace
 }  // namespace shoal::model

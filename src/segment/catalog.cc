@@ -179,6 +179,7 @@ BatchResult Catalog::register_batch(const std::vector<std::string>& texts) {
     s.ordinal = model::SegmentOrdinal{ordinal};
     s.alias = c.filter.alias;
     s.id = segment_id(s.alias, s.ordinal);
+    s.label = std::make_shared<const SegmentLabel>(SegmentLabel{s.id, s.alias});
     s.text = texts[c.index];
     s.condition = c.filter.condition;
     s.includes = c.includes;
@@ -311,6 +312,7 @@ Status Catalog::restore(model::SegmentOrdinal ordinal, std::string_view text) {
   s.ordinal = ordinal;
   s.alias = filter.alias;
   s.id = segment_id(s.alias, ordinal);
+  s.label = std::make_shared<const SegmentLabel>(SegmentLabel{s.id, s.alias});
   s.text = std::string(text);
   s.includes = include_aliases(*filter.condition);
   s.condition = std::move(filter.condition);

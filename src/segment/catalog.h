@@ -18,6 +18,13 @@
 
 namespace shoal::segment {
 
+// A segment's id and alias as triggers carry them: shared, so that a trigger holds a pointer
+// rather than copies of both strings.
+struct SegmentLabel {
+  std::string id;
+  std::string alias;
+};
+
 struct Segment {
   model::SegmentOrdinal ordinal;  // registration order (from 1), kept by a replacement, never reused
   std::string id;                 // 32 lowercase hex chars from ("segment:" alias ":" ordinal)
@@ -27,6 +34,7 @@ struct Segment {
   bool time_dependent = false;           // date math, now() or countsince, directly or via INCLUDE
   ConditionPtr condition;
   std::vector<std::string> includes;  // aliases this segment INCLUDEs directly, sorted, unique
+  std::shared_ptr<const SegmentLabel> label;  // {id, alias}
 };
 
 struct RegisterOutcome {
