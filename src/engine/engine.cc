@@ -721,19 +721,52 @@ void Engine::collect_segments(const model::Profile& p, const PendingEval* pendin
     segments = catalog_.ordinals();
     return;
   }
-  if (pending) segments = pending->segments;
+  // Marked in a bitmap over ordinals and read back in order: ascending and unique without a
+  // sort (sorting was ~1% of the engine thread).
+  std::vector<std::uint64_t>& marks = scratch_marks_;
+  std::size_t lo = SIZE_MAX, hi = 0;
+  auto mark = [&](model::SegmentOrdinal ordinal) {
+    const std::size_t word = ordinal.value >> 6;
+    if (word >= marks.size()) marks.resize(word + 1, 0);
+    marks[word] |= std::uint64_t{1} << (ordinal.value & 63);
+    lo = std::min(lo, word);
+    hi = std::max(hi, word);
+  };
+  if (pending) {
+    for (model::SegmentOrdinal ordinal : pending->segments) mark(ordinal);
+  }
   if (p.next_timer() <= at) {
     for (const model::OrdinalTime& timer : p.timers) {
-      if (timer.at <= at) segments.push_back(timer.segment);
+      if (timer.at <= at) mark(timer.segment);
     }
   }
-  std::sort(segments.begin(), segments.end());
-  segments.erase(std::unique(segments.begin(), segments.end()), segments.end());
+  for (std::size_t word = lo; word <= hi && word < marks.size(); ++word) {
+    for (std::uint64_t bits = marks[word]; bits != 0; bits &= bits - 1) {
+      segments.push_back(model::SegmentOrdinal{
+          static_cast<std::uint32_t>(word * 64 + static_cast<std::size_t>(__builtin_ctzll(bits)))});
+    }
+    marks[word] = 0;
+  }
 }
+
+namespace {
+
+// Starts loading the first cache lines of `bytes` (a hint; no effect on results).
+void prefetch(std::string_view bytes) {
+  const std::size_t n = std::min<std::size_t>(bytes.size(), 256);
+  for (std::size_t offset = 0; offset < n; offset += 64) __builtin_prefetch(bytes.data() + offset);
+}
+
+}  // namespace
 
 void Engine::evaluate_profile(CachedProfile& cached,
                               const std::vector<model::SegmentOrdinal>& segments, TimestampMs at) {
   model::Profile& p = cached.profile;
+  // The membership and timer lists are heap blocks of their own, mostly not in the CPU cache:
+  // their first reads below were a quarter of this function's time at 1M profiles. They load
+  // while the segments are evaluated.
+  prefetch(p.memberships.bytes());
+  prefetch(p.timers.bytes());
   model::ProfileFieldSource source(p);
   // All segments at once, so each field is looked up once for all of them (evaluation reads
   // fields only, never memberships, so the changes below cannot affect a later answer).
@@ -875,12 +908,18 @@ void Engine::close_millisecond() {
 
 void Engine::order_triggers_from(std::size_t start) {
   if (unreleased_.size() - start < 2) return;
+  const auto in_order = [](const Trigger& a, const Trigger& b) {
+    return std::tie(a.ts, a.profile, a.segment) < std::tie(b.ts, b.profile, b.segment);
+  };
+  // Mostly emitted in order already (profiles ascending, each one's segments ascending); only
+  // merges' and deletions' exits come earlier in a millisecond.
+  if (std::is_sorted(unreleased_.begin() + static_cast<std::ptrdiff_t>(start), unreleased_.end(),
+                     in_order)) {
+    return;
+  }
   std::uint64_t first_sequence = unreleased_[start].sequence;
   std::stable_sort(unreleased_.begin() + static_cast<std::ptrdiff_t>(start), unreleased_.end(),
-                   [](const Trigger& a, const Trigger& b) {
-                     return std::tie(a.ts, a.profile, a.segment) <
-                            std::tie(b.ts, b.profile, b.segment);
-                   });
+                   in_order);
   for (std::size_t i = start; i < unreleased_.size(); ++i) {
     unreleased_[i].sequence = first_sequence + (i - start);
   }

@@ -429,6 +429,7 @@ class Engine {
   std::unordered_map<std::string, std::optional<model::ProfileId>> identities_;
   std::string identity_key_buffer_;  // lookup_identity's key
   std::vector<std::uint64_t> scratch_due_ids_;  // fire_timers_before's
+  mutable std::vector<std::uint64_t> scratch_marks_;  // collect_segments' bitmap, all zero between calls
   std::map<model::ProfileId, PendingEval> pending_;  // ordered: evaluation order = creation order
   // A segment build: the profiles that existed at registration (ids below end_id), evaluated
   // for `segments` in id order from `next_id`.
