@@ -428,6 +428,9 @@ class Engine {
   // Identity index cache: "field\0value" -> profile id (nullopt = known absent, pending delete).
   std::unordered_map<std::string, std::optional<model::ProfileId>> identities_;
   std::string identity_key_buffer_;  // lookup_identity's key
+  // Every identity of this partition is in identities_ (none in the store at open, none
+  // evicted since): a lookup that misses the cache needs no store read.
+  bool identity_cache_complete_ = false;
   std::vector<std::uint64_t> scratch_due_ids_;  // fire_timers_before's
   mutable std::vector<std::uint64_t> scratch_marks_;  // collect_segments' bitmap, all zero between calls
   std::map<model::ProfileId, PendingEval> pending_;  // ordered: evaluation order = creation order

@@ -103,6 +103,10 @@ std::string identity_key(PartitionId partition, std::string_view field, std::str
   return key;
 }
 
+std::string identity_prefix(PartitionId partition) {
+  return partitioned(RecordType::kIdentity, partition);
+}
+
 std::string timer_prefix(PartitionId partition) { return partitioned(RecordType::kTimer, partition); }
 
 std::string timer_key(PartitionId partition, TimestampMs due, model::ProfileId id) {

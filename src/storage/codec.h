@@ -52,6 +52,7 @@ std::string mapping_key(std::string_view stream);
 std::string profile_key(PartitionId partition, model::ProfileId id);
 std::string profile_prefix(PartitionId partition);
 std::string identity_key(PartitionId partition, std::string_view field, std::string_view value);
+std::string identity_prefix(PartitionId partition);
 std::string timer_key(PartitionId partition, TimestampMs due, model::ProfileId id);
 std::string timer_prefix(PartitionId partition);
 // Parses a timer key back into (due, profile id).
