@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/heap_bytes.h"
+#include "core/short_names.h"
 
 namespace shoal::model {
 namespace {
@@ -10,7 +11,7 @@ namespace {
 template <class Vec>
 auto find_sorted(Vec& entries, std::string_view name) {
   return std::lower_bound(entries.begin(), entries.end(), name,
-                          [](const auto& entry, std::string_view key) { return entry.first < key; });
+                          [](const auto& entry, std::string_view key) { return name_less(entry.first, key); });
 }
 
 // Heap bytes below a value (not the Value object itself); series bytes go to `series`.
@@ -63,17 +64,17 @@ ProfileFootprint footprint(const Profile& profile) {
 
 const FieldValue* Profile::field(std::string_view name) const {
   auto it = find_sorted(fields, name);
-  return it != fields.end() && it->first == name ? &it->second : nullptr;
+  return it != fields.end() && name_equal(it->first, name) ? &it->second : nullptr;
 }
 
 FieldValue* Profile::mutable_field(std::string_view name) {
   auto it = find_sorted(fields, name);
-  return it != fields.end() && it->first == name ? &it->second : nullptr;
+  return it != fields.end() && name_equal(it->first, name) ? &it->second : nullptr;
 }
 
 FieldValue& Profile::field_slot(std::string_view name) {
   auto it = find_sorted(fields, name);
-  if (it != fields.end() && it->first == name) return it->second;
+  if (it != fields.end() && name_equal(it->first, name)) return it->second;
   return fields.emplace(it, std::string(name), FieldValue{})->second;
 }
 
@@ -85,15 +86,17 @@ bool Profile::erase_field(std::string_view name) {
 }
 
 const Identity* Profile::identity(std::string_view field_name) const {
-  auto it = std::lower_bound(identities.begin(), identities.end(), field_name,
-                             [](const Identity& entry, std::string_view key) { return entry.field < key; });
-  return it != identities.end() && it->field == field_name ? &*it : nullptr;
+  auto it = std::lower_bound(
+      identities.begin(), identities.end(), field_name,
+      [](const Identity& entry, std::string_view key) { return name_less(entry.field, key); });
+  return it != identities.end() && name_equal(it->field, field_name) ? &*it : nullptr;
 }
 
 Identity& Profile::identity_slot(std::string_view field_name) {
-  auto it = std::lower_bound(identities.begin(), identities.end(), field_name,
-                             [](const Identity& entry, std::string_view key) { return entry.field < key; });
-  if (it != identities.end() && it->field == field_name) return *it;
+  auto it = std::lower_bound(
+      identities.begin(), identities.end(), field_name,
+      [](const Identity& entry, std::string_view key) { return name_less(entry.field, key); });
+  if (it != identities.end() && name_equal(it->field, field_name)) return *it;
   return *identities.insert(it, Identity{std::string(field_name), ValueList{}});
 }
 

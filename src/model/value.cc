@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <iterator>
 
+#include "core/short_names.h"
+
 namespace shoal::model {
 
 std::string_view value_type_name(ValueType type) {
@@ -22,7 +24,7 @@ std::string_view value_type_name(ValueType type) {
 
 namespace {
 auto key_less = [](const std::pair<std::string, Value>& entry, std::string_view key) {
-  return entry.first < key;
+  return name_less(entry.first, key);
 };
 }  // namespace
 
@@ -30,7 +32,7 @@ const Value* Value::find(std::string_view key) const {
   if (!is_map()) return nullptr;
   const ValueMap& map = as_map();
   auto it = std::lower_bound(map.begin(), map.end(), key, key_less);
-  if (it == map.end() || it->first != key) return nullptr;
+  if (it == map.end() || !name_equal(it->first, key)) return nullptr;
   return &it->second;
 }
 
@@ -68,24 +70,24 @@ const Value* lookup_path(const Value& map, std::string_view path) {
 }
 
 void normalize_map(ValueMap& map) {
-  const auto key_less = [](const auto& a, const auto& b) { return a.first < b.first; };
+  const auto entry_less = [](const auto& a, const auto& b) { return name_less(a.first, b.first); };
   if (map.size() <= 32) {
     // Insertion sort: stable and allocation-free for the small objects events mostly are
     // (stable_sort's buffer was an allocation per event).
     for (std::size_t i = 1; i < map.size(); ++i) {
-      if (!key_less(map[i], map[i - 1])) continue;
+      if (!entry_less(map[i], map[i - 1])) continue;
       auto entry = std::move(map[i]);
       std::size_t j = i;
-      for (; j > 0 && key_less(entry, map[j - 1]); --j) map[j] = std::move(map[j - 1]);
+      for (; j > 0 && entry_less(entry, map[j - 1]); --j) map[j] = std::move(map[j - 1]);
       map[j] = std::move(entry);
     }
   } else {
-    std::stable_sort(map.begin(), map.end(), key_less);
+    std::stable_sort(map.begin(), map.end(), entry_less);
   }
   // Keep the last of equal keys (later JSON members win, as in most parsers), in place.
   auto out = map.begin();
   for (auto it = map.begin(); it != map.end(); ++it) {
-    if (out != map.begin() && std::prev(out)->first == it->first) {
+    if (out != map.begin() && name_equal(std::prev(out)->first, it->first)) {
       std::prev(out)->second = std::move(it->second);
     } else {
       if (out != it) *out = std::move(*it);
