@@ -31,6 +31,7 @@
 #include "model/profile.h"
 #include "segment/catalog.h"
 #include "storage/codec.h"
+#include "engine/timer_queue.h"
 #include "storage/store.h"
 
 namespace shoal::engine {
@@ -471,8 +472,7 @@ class Engine {
   std::uint64_t identity_version_ = 0;       // bumped on every change of any profile's identities  // evaluate_profile's, one per segment
   std::vector<std::string_view> scratch_fields_;
 
-  using TimerEntry = std::pair<TimestampMs, std::uint64_t>;  // (due, profile id)
-  std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;
+  TimerQueue timers_;  // (due, profile id)
 
   // Uncommitted changes.
   // Ids of the profiles marked dirty (a merged or deleted one's id may linger: skipped).
