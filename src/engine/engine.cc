@@ -20,11 +20,11 @@ constexpr std::string_view kMetaCheckpoint = "checkpoint";
 // A reused commit batch bigger than this is dropped after its write, not kept for the next.
 constexpr std::size_t kMaxKeptBatchBytes = 64u << 20;
 
-std::string identity_cache_key(std::string_view field, std::string_view value) {
-  std::string key(field);
+// "field\0value", written into `key` (reused buffers allocate nothing once grown).
+void write_identity_cache_key(std::string_view field, std::string_view value, std::string& key) {
+  key.assign(field);
   key.push_back('\0');
   key.append(value);
-  return key;
 }
 
 void put_u64(std::string& out, std::uint64_t v) { storage::append_u64_be(out, v); }
@@ -367,9 +367,7 @@ Result<std::optional<model::ProfileId>> Engine::lookup_identity(std::string_view
                                                                 std::string_view value) {
   // Built in a reused buffer: most lookups hit, and an e-mail's key would allocate.
   std::string& key = identity_key_buffer_;
-  key.assign(field);
-  key.push_back('\0');
-  key.append(value);
+  write_identity_cache_key(field, value, key);
   auto it = identities_.find(key);
   if (it != identities_.end()) return it->second;
   // A store read for a new identity was ~2% of the engine thread at 1M profiles.
@@ -387,7 +385,8 @@ Result<std::optional<model::ProfileId>> Engine::lookup_identity(std::string_view
 
 void Engine::set_identity(std::string_view field, std::string_view value,
                           std::optional<model::ProfileId> id) {
-  std::string key = identity_cache_key(field, value);
+  std::string key;
+  write_identity_cache_key(field, value, key);
   identities_[key] = id;
   dirty_identities_[std::move(key)] = id;
 }
@@ -751,7 +750,7 @@ void Engine::collect_segments(const model::Profile& p, const PendingEval* pendin
       if (timer.at <= at) mark(timer.segment);
     }
   }
-  for (std::size_t word = lo; word <= hi && word < marks.size(); ++word) {
+  for (std::size_t word = lo; word <= hi; ++word) {
     for (std::uint64_t bits = marks[word]; bits != 0; bits &= bits - 1) {
       segments.push_back(model::SegmentOrdinal{
           static_cast<std::uint32_t>(word * 64 + static_cast<std::size_t>(__builtin_ctzll(bits)))});

@@ -17,7 +17,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <queue>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -26,12 +25,12 @@
 
 #include "core/clock.h"
 #include "core/result.h"
+#include "engine/timer_queue.h"
 #include "mapping/mapping.h"
 #include "model/merge.h"
 #include "model/profile.h"
 #include "segment/catalog.h"
 #include "storage/codec.h"
-#include "engine/timer_queue.h"
 #include "storage/store.h"
 
 namespace shoal::engine {
@@ -469,7 +468,7 @@ class Engine {
   std::shared_ptr<const std::vector<model::Identity>> last_identity_snapshot_;
   std::uint64_t last_snapshot_profile_ = 0;  // whose identities the snapshot was compared with
   std::uint64_t last_snapshot_version_ = 0;  // at this identity_version_
-  std::uint64_t identity_version_ = 0;       // bumped on every change of any profile's identities  // evaluate_profile's, one per segment
+  std::uint64_t identity_version_ = 0;       // bumped on every change of any profile's identities
   std::vector<std::string_view> scratch_fields_;
 
   TimerQueue timers_;  // (due, profile id)
