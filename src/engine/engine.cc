@@ -368,8 +368,8 @@ Result<std::optional<model::ProfileId>> Engine::lookup_identity(std::string_view
   // Built in a reused buffer: most lookups hit, and an e-mail's key would allocate.
   std::string& key = identity_key_buffer_;
   write_identity_cache_key(field, value, key);
-  auto it = identities_.find(key);
-  if (it != identities_.end()) return it->second;
+  std::optional<model::ProfileId> cached;
+  if (identities_.find(key, cached)) return cached;
   // A store read for a new identity was ~2% of the engine thread at 1M profiles.
   if (identity_cache_complete_) return std::optional<model::ProfileId>();
   SHOAL_ASSIGN_OR_RETURN(auto bytes,
@@ -379,7 +379,7 @@ Result<std::optional<model::ProfileId>> Engine::lookup_identity(std::string_view
     if (bytes->size() != 8) return make_error(ErrorCode::kCorruption, "identity index entry");
     id = model::ProfileId{storage::read_u64_be(*bytes)};
   }
-  identities_.emplace(key, id);
+  identities_.set(key, id);
   return id;
 }
 
@@ -387,7 +387,7 @@ void Engine::set_identity(std::string_view field, std::string_view value,
                           std::optional<model::ProfileId> id) {
   std::string key;
   write_identity_cache_key(field, value, key);
-  identities_[key] = id;
+  identities_.set(key, id);
   dirty_identities_[std::move(key)] = id;
 }
 
@@ -1351,15 +1351,11 @@ void Engine::evict_if_needed() {
   const std::size_t identity_limit =
       std::max(options_.max_cached_identities, evict_identities_above_);
   if (identities_.size() > identity_limit) {
-    std::size_t target = options_.max_cached_identities * 4 / 5;
-    for (auto it = identities_.begin(); it != identities_.end() && identities_.size() > target;) {
-      if (identity_unwritten(it->first)) {
-        ++it;  // not in the store until a checkpoint lands
-      } else {
-        it = identities_.erase(it);
-        identity_cache_complete_ = false;  // the store alone has it now
-      }
-    }
+    const std::size_t target = options_.max_cached_identities * 4 / 5;
+    // An unwritten identity is not in the store until a checkpoint lands: it stays.
+    const std::size_t dropped = identities_.shrink_to(
+        target, [this](std::string_view key) { return !identity_unwritten(std::string(key)); });
+    if (dropped > 0) identity_cache_complete_ = false;  // the store alone has those now
     evict_identities_above_ = identities_.size() > options_.max_cached_identities
                                   ? identities_.size() + options_.max_cached_identities / 10
                                   : 0;

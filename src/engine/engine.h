@@ -25,6 +25,7 @@
 
 #include "core/clock.h"
 #include "core/result.h"
+#include "engine/identity_cache.h"
 #include "engine/timer_queue.h"
 #include "mapping/mapping.h"
 #include "model/merge.h"
@@ -426,7 +427,7 @@ class Engine {
 
   std::unordered_map<std::uint64_t, CachedProfile> profiles_;
   // Identity index cache: "field\0value" -> profile id (nullopt = known absent, pending delete).
-  std::unordered_map<std::string, std::optional<model::ProfileId>> identities_;
+  IdentityCache identities_;
   std::string identity_key_buffer_;  // lookup_identity's key
   // Every identity of this partition is in identities_ (none in the store at open, none
   // evicted since): a lookup that misses the cache needs no store read.
