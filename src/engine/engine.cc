@@ -345,11 +345,10 @@ void Engine::advance_to(TimestampMs now) {
 }
 
 Result<Engine::CachedProfile*> Engine::load_profile(model::ProfileId id) {
-  auto it = profiles_.find(id.value);
-  if (it != profiles_.end()) {
-    it->second.last_used = ++use_clock_;
-    snapshot_for_checkpoint(it->second);  // every change to a profile starts here
-    return &it->second;
+  if (CachedProfile* found = profiles_.find(id.value)) {
+    found->last_used = ++use_clock_;
+    snapshot_for_checkpoint(*found);  // every change to a profile starts here
+    return found;
   }
   if (deleted_since_checkpoint(id.value)) return static_cast<CachedProfile*>(nullptr);
   SHOAL_ASSIGN_OR_RETURN(auto bytes, store_.get(storage::profile_key(options_.partition, id)));
@@ -360,7 +359,7 @@ Result<Engine::CachedProfile*> Engine::load_profile(model::ProfileId id) {
   cached.in_store = true;
   cached.last_used = ++use_clock_;
   cached.profile = std::move(profile);
-  return &profiles_.emplace(id.value, std::move(cached)).first->second;
+  return profiles_.insert(id.value, std::move(cached)).first;
 }
 
 Result<std::optional<model::ProfileId>> Engine::lookup_identity(std::string_view field,
@@ -401,7 +400,8 @@ Status Engine::ensure_all_profiles_loaded() {
           decode_status = profile.take_error();
           return false;
         }
-        if (!profiles_.count(profile->id.value) && !deleted_since_checkpoint(profile->id.value)) {
+        if (!profiles_.contains(profile->id.value) &&
+            !deleted_since_checkpoint(profile->id.value)) {
           loaded.push_back(std::move(profile).value());
         }
         return true;
@@ -413,7 +413,7 @@ Status Engine::ensure_all_profiles_loaded() {
     cached.in_store = true;
     std::uint64_t id = p.id.value;
     cached.profile = std::move(p);
-    profiles_.emplace(id, std::move(cached));
+    profiles_.insert(id, std::move(cached));
   }
   return ok_status();
 }
@@ -427,7 +427,7 @@ Engine::CachedProfile& Engine::create_profile() {
   ++counters_.profiles_created;
   ++profile_count_;
   std::uint64_t id = cached.profile.id.value;
-  CachedProfile& created = profiles_.emplace(id, std::move(cached)).first->second;
+  CachedProfile& created = *profiles_.insert(id, std::move(cached)).first;
   mark_dirty(created);
   return created;
 }
@@ -907,11 +907,11 @@ void Engine::close_millisecond() {
   std::map<model::ProfileId, PendingEval> batch;
   batch.swap(pending_);
   for (auto& [id, pending] : batch) {
-    auto it = profiles_.find(id.value);
-    if (it == profiles_.end()) continue;
-    snapshot_for_checkpoint(it->second);
-    collect_segments(it->second.profile, &pending, at, scratch_segments_);
-    evaluate_profile(it->second, scratch_segments_, at);
+    CachedProfile* cached = profiles_.find(id.value);
+    if (!cached) continue;
+    snapshot_for_checkpoint(*cached);
+    collect_segments(cached->profile, &pending, at, scratch_segments_);
+    evaluate_profile(*cached, scratch_segments_, at);
   }
   order_triggers_from(first);
 }
@@ -982,8 +982,8 @@ Status Engine::profile_ids(std::uint64_t from, std::uint64_t end, std::size_t li
   // one.
   for (std::uint64_t id = std::max(from, checkpoint_profile_id_); id < std::min(end, next_profile_id_);
        ++id) {
-    auto it = profiles_.find(id);
-    if (it == profiles_.end() || it->second.in_store) continue;
+    const CachedProfile* cached = profiles_.find(id);
+    if (!cached || cached->in_store) continue;
     if (ids.size() >= limit) {
       more = true;
       break;
@@ -1042,8 +1042,8 @@ void Engine::stage_put(std::string key, std::string value) {
 void Engine::stage_erase(std::string key) { staged_writes_.emplace_back(std::move(key), std::nullopt); }
 
 const model::Profile* Engine::cached_profile(model::ProfileId id) const {
-  auto it = profiles_.find(id.value);
-  return it == profiles_.end() ? nullptr : &it->second.profile;
+  const CachedProfile* cached = profiles_.find(id.value);
+  return cached ? &cached->profile : nullptr;
 }
 
 std::size_t Engine::dirty_profile_bound() const {
@@ -1185,8 +1185,8 @@ std::vector<std::uint64_t> Engine::sorted_dirty_ids() const {
   std::vector<std::uint64_t> ids;
   ids.reserve(dirty_list_.size());
   for (std::uint64_t id : dirty_list_) {
-    auto it = profiles_.find(id);
-    if (it != profiles_.end() && it->second.dirty) ids.push_back(id);
+    const CachedProfile* cached = profiles_.find(id);
+    if (cached && cached->dirty) ids.push_back(id);
   }
   std::sort(ids.begin(), ids.end());
   return ids;
@@ -1197,7 +1197,7 @@ void Engine::write_state(storage::Batch& batch) {
   append_state_deletes(batch, options_.partition, deleted_profiles_, deleted_timer_keys_);
   std::vector<std::string> timer_keys;
   for (std::uint64_t id : sorted_dirty_ids()) {
-    encode_profile_writes(profiles_.find(id)->second, batch, timer_keys);
+    encode_profile_writes(*profiles_.find(id), batch, timer_keys);
   }
   append_timer_keys(batch, timer_keys);
   append_index_writes(batch, options_.partition, dirty_identities_, dirty_segments_,
@@ -1245,11 +1245,11 @@ Status Engine::write_commit(std::vector<Trigger>& released,
   if (as_checkpoint) {
     ++counters_.checkpoints;
     for (std::uint64_t id : dirty_list_) {
-      auto it = profiles_.find(id);
-      if (it == profiles_.end()) continue;
-      it->second.in_store = true;
-      it->second.dirty = false;
-      it->second.committed_key_due = it->second.profile.timer_key_due;
+      CachedProfile* cached = profiles_.find(id);
+      if (!cached) continue;
+      cached->in_store = true;
+      cached->dirty = false;
+      cached->committed_key_due = cached->profile.timer_key_due;
     }
     mark_checkpointed();
     checkpoint_profile_id_ = next_profile_id_;
@@ -1280,26 +1280,30 @@ void Engine::update_profile_cache_limit() {
     return;
   }
   events_at_footprint_sample_ = counters_.events_in;
-  // Footprints of some 256 cached profiles: a few microseconds per sample. The buckets are
-  // visited with a golden-ratio stride, not in a row: ids hash to themselves, so neighbouring
-  // buckets hold neighbouring ids, and those have similar sizes (the oldest ids are the busiest
-  // profiles, with the longest series) - a run of them skewed the estimate by half.
+  // Footprints of some 256 cached profiles: a few microseconds per sample. Ids are visited
+  // with a golden-ratio stride, not in a row: neighbouring ids have similar sizes (the oldest
+  // ids are the busiest profiles, with the longest series) - a run of them skewed the estimate
+  // by half. The walk is bounded, so a sparse table (few cached among many ids) costs no more.
   constexpr std::size_t kSample = 256;
-  // What a cached profile costs beyond model::footprint: the hash node and its bucket slot.
-  constexpr std::size_t kEntryOverhead =
-      sizeof(std::pair<const std::uint64_t, CachedProfile>) - sizeof(model::Profile) +
-      2 * sizeof(void*);
+  // What a cached profile costs beyond model::footprint: its block's other members and slot.
+  constexpr std::size_t kEntryOverhead = sizeof(CachedProfile) - sizeof(model::Profile) +
+                                         sizeof(void*);
   std::size_t sampled = 0;
   std::size_t bytes = 0;
-  const std::size_t buckets = profiles_.bucket_count();
-  // Coprime with the bucket count (a prime in libstdc++, else the walk still moves on).
-  const std::size_t stride =
-      std::max<std::size_t>(1, static_cast<std::size_t>(static_cast<double>(buckets) * 0.618));
-  for (std::size_t visited = 0; visited < buckets && sampled < kSample; ++visited) {
-    sample_bucket_ = (sample_bucket_ + stride) % buckets;
-    for (auto it = profiles_.begin(sample_bucket_); it != profiles_.end(sample_bucket_); ++it) {
-      bytes += model::footprint(it->second.profile).total() + kEntryOverhead;
-      ++sampled;
+  auto add_sample = [&](const CachedProfile& cached) {
+    bytes += model::footprint(cached.profile).total() + kEntryOverhead;
+    ++sampled;
+  };
+  if (profiles_.size() <= kSample) {
+    profiles_.for_each([&](std::uint64_t, const CachedProfile& cached) { add_sample(cached); });
+  } else {
+    const std::uint64_t bound = profiles_.id_bound();
+    // Odd, so the walk covers every id when the bound is a power of two.
+    const std::uint64_t stride =
+        static_cast<std::uint64_t>(static_cast<double>(bound) * 0.618) | 1;
+    for (std::size_t visited = 0; visited < 64 * kSample && sampled < kSample; ++visited) {
+      sample_position_ = (sample_position_ + stride) % bound;
+      if (const CachedProfile* cached = profiles_.find(sample_position_)) add_sample(*cached);
     }
   }
   if (sampled > 0) {
@@ -1329,21 +1333,18 @@ void Engine::evict_if_needed() {
     // Drop the least recently used fifth of the clean profiles.
     std::vector<std::uint64_t> uses;
     uses.reserve(profiles_.size());
-    for (const auto& [id, cached] : profiles_) uses.push_back(cached.last_used);
+    profiles_.for_each(
+        [&](std::uint64_t, const CachedProfile& cached) { uses.push_back(cached.last_used); });
     std::size_t target = profile_cache_limit_ * 4 / 5;
     std::size_t drop = profiles_.size() - target;
     std::nth_element(uses.begin(), uses.begin() + static_cast<std::ptrdiff_t>(drop - 1),
                      uses.end());
     std::uint64_t cutoff = uses[drop - 1];
-    for (auto it = profiles_.begin(); it != profiles_.end();) {
-      // Only profiles whose state is in the store: not changed since the last checkpoint.
-      if (it->second.last_used <= cutoff && !pending_.count(it->second.profile.id) &&
-          it->second.in_store && !it->second.in_flight && !it->second.dirty) {
-        it = profiles_.erase(it);
-      } else {
-        ++it;
-      }
-    }
+    // Only profiles whose state is in the store: not changed since the last checkpoint.
+    profiles_.erase_if([&](std::uint64_t, const CachedProfile& cached) {
+      return cached.last_used <= cutoff && !pending_.count(cached.profile.id) &&
+             cached.in_store && !cached.in_flight && !cached.dirty;
+    });
     evict_profiles_above_ = profiles_.size() > profile_cache_limit_
                                 ? profiles_.size() + profile_cache_limit_ / 10
                                 : 0;

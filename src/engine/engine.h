@@ -25,6 +25,7 @@
 
 #include "core/clock.h"
 #include "core/result.h"
+#include "engine/id_table.h"
 #include "engine/identity_cache.h"
 #include "engine/timer_queue.h"
 #include "mapping/mapping.h"
@@ -425,7 +426,7 @@ class Engine {
   std::uint64_t next_trigger_seq_ = 1;
   std::uint64_t use_clock_ = 0;
 
-  std::unordered_map<std::uint64_t, CachedProfile> profiles_;
+  IdTable<CachedProfile> profiles_;
   // Identity index cache: "field\0value" -> profile id (nullopt = known absent, pending delete).
   IdentityCache identities_;
   std::string identity_key_buffer_;  // lookup_identity's key
@@ -458,7 +459,7 @@ class Engine {
   // The profile cache's bound in count (from the options and the sampled bytes per profile).
   std::size_t profile_cache_limit_ = 0;
   double sampled_profile_bytes_ = 0;
-  std::size_t sample_bucket_ = 0;  // where the next footprint sample starts
+  std::uint64_t sample_position_ = 0;  // the id where the next footprint sample starts
   std::uint64_t events_at_footprint_sample_ = 0;
   void update_profile_cache_limit();
   std::size_t evict_identities_above_ = 0;

@@ -128,7 +128,7 @@ void Engine::start_background_checkpoint() {
   c->profiles.reserve(ids.size());
   c->states = std::make_unique<std::atomic<int>[]>(ids.size());  // all kAwaiting (0)
   for (std::uint64_t id : ids) {
-    CachedProfile& cached = profiles_.find(id)->second;
+    CachedProfile& cached = *profiles_.find(id);
     cached.dirty = false;
     cached.in_flight = true;
     cached.awaiting_encode = true;
@@ -221,15 +221,15 @@ void Engine::finish_background_checkpoint(bool wait) {
   const bool ok = c->status.ok();
   c->profiles.insert(c->profiles.end(), c->claimed_profiles.begin(), c->claimed_profiles.end());
   for (std::uint64_t id : c->profiles) {
-    auto it = profiles_.find(id);
-    if (it == profiles_.end()) continue;  // merged or deleted since: in deleted_profiles_
-    it->second.in_flight = false;
-    it->second.awaiting_encode = false;
+    CachedProfile* cached = profiles_.find(id);
+    if (!cached) continue;  // merged or deleted since: in deleted_profiles_
+    cached->in_flight = false;
+    cached->awaiting_encode = false;
     if (ok) {
-      it->second.in_store = true;
+      cached->in_store = true;
     } else {
-      it->second.committed_key_due = model::kNoTime;  // its timer key is written again
-      mark_dirty(it->second);
+      cached->committed_key_due = model::kNoTime;  // its timer key is written again
+      mark_dirty(*cached);
     }
   }
   if (ok) {

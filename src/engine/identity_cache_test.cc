@@ -19,16 +19,21 @@ using namespace std::string_literals;
 // longer), with the "field\0value" shape the engine uses.
 std::string key_for(std::size_t n) {
   switch (n % 5) {
-    case 0: return std::string("user_id\0u", 9) + std::to_string(n);
-    case 1: return std::string("email\0user", 10) + std::to_string(n) + "@example.com";
-    case 2: return std::string(15 - std::to_string(n).size(), 'k') + std::to_string(n);
-    case 3: return std::string(16 - std::to_string(n).size(), 'k') + std::to_string(n);
-    default: return n == 4 ? std::string() : "x" + std::to_string(n);
+    case 0:
+      return std::string("user_id\0u", 9) + std::to_string(n);
+    case 1:
+      return std::string("email\0user", 10) + std::to_string(n) + "@example.com";
+    case 2:
+      return std::string(15 - std::to_string(n).size(), 'k') + std::to_string(n);
+    case 3:
+      return std::string(16 - std::to_string(n).size(), 'k') + std::to_string(n);
+    default:
+      return n == 4 ? std::string() : "x" + std::to_string(n);
   }
 }
 
-void expect_same(const IdentityCache& cache, const std::unordered_map<std::string, Answer>& reference,
-                 std::size_t key_space) {
+void expect_same(const IdentityCache& cache,
+                 const std::unordered_map<std::string, Answer>& reference, std::size_t key_space) {
   ASSERT_EQ(cache.size(), reference.size());
   for (std::size_t n = 0; n < key_space; ++n) {
     const std::string key = key_for(n);
