@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstring>
 
 #include "core/varint.h"
 
@@ -16,9 +17,20 @@ std::uint64_t ordinal_times_detail::read_long_varint(const char*& p, std::uint8_
   }
 }
 
+void OrdinalTimes::Builder::grow(std::size_t bytes) {
+  const std::size_t capacity = std::max({bytes, 2 * capacity_, std::size_t{64}});
+  auto buffer = std::make_unique<char[]>(capacity);
+  if (size_ > 0) std::memcpy(buffer.get(), buffer_.get(), size_);
+  buffer_ = std::move(buffer);
+  capacity_ = capacity;
+}
+
 void OrdinalTimes::Builder::copy_prefix(const Iterator& upto) {
-  assert(bytes_.empty());
-  bytes_.assign(upto.begin_, upto.pos_);
+  assert(size_ == 0);
+  const auto n = static_cast<std::size_t>(upto.pos_ - upto.begin_);
+  reserve(n);
+  if (n > 0) std::memcpy(buffer_.get(), upto.begin_, n);
+  size_ = n;
   next_ordinal_ = upto.base_ordinal_;
   previous_at_ = upto.base_at_;
   min_at_ = upto.prefix_min_;

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -108,22 +109,25 @@ class OrdinalTimes {
     TimestampMs prefix_min_ = kNoTime;  // the smallest instant before the current entry
   };
 
-  // Appends entries in increasing ordinal order; finish() or OrdinalTimes::assign take them.
+  // Appends entries in increasing ordinal order; OrdinalTimes::assign takes them. Meant to be
+  // reused (the engine keeps two): its buffer only grows.
   class Builder {
    public:
     void clear() {
-      bytes_.clear();
+      size_ = 0;
       next_ordinal_ = 0;
       previous_at_ = 0;
       min_at_ = kNoTime;
     }
     void append(SegmentOrdinal segment, TimestampMs at) {
       assert(segment.value >= next_ordinal_);
-      char buf[2 * kMaxVarintBytes];
-      char* p = write_varint(buf, segment.value - next_ordinal_);
+      // Encoded in place: a std::string append per entry was a memcpy call for 2-7 bytes
+      // (~2% of the engine thread at 1M profiles).
+      reserve(size_ + 2 * kMaxVarintBytes);
+      char* p = write_varint(buffer_.get() + size_, segment.value - next_ordinal_);
       p = write_varint(p, zigzag(static_cast<std::int64_t>(static_cast<std::uint64_t>(at) -
                                                            static_cast<std::uint64_t>(previous_at_))));
-      bytes_.append(buf, static_cast<std::size_t>(p - buf));
+      size_ = static_cast<std::size_t>(p - buffer_.get());
       next_ordinal_ = static_cast<std::uint64_t>(segment.value) + 1;
       previous_at_ = at;
       min_at_ = std::min(min_at_, at);
@@ -133,11 +137,17 @@ class OrdinalTimes {
     // iterator of that list reached from its begin(), copied as bytes: a walk that finds its
     // first change part-way through a list re-encodes only from there on.
     void copy_prefix(const Iterator& upto);
-    std::string_view bytes() const { return bytes_; }
+    std::string_view bytes() const { return std::string_view(buffer_.get(), size_); }
 
    private:
     friend class OrdinalTimes;
-    std::string bytes_;
+    void reserve(std::size_t bytes) {
+      if (bytes > capacity_) grow(bytes);
+    }
+    void grow(std::size_t bytes);
+    std::unique_ptr<char[]> buffer_;
+    std::size_t size_ = 0;
+    std::size_t capacity_ = 0;
     std::uint64_t next_ordinal_ = 0;
     TimestampMs previous_at_ = 0;
     TimestampMs min_at_ = kNoTime;

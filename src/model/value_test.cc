@@ -117,8 +117,12 @@ TEST(ValueTest, NormalizeMapSortsAndKeepsTheLastOfEqualKeysAtAnySize) {
     for (int i = 0; i < n; ++i) {
       EXPECT_EQ(map[static_cast<std::size_t>(i)].first, "k" + std::to_string(1000 + i)) << "n=" << n;
     }
-    if (n > 0) EXPECT_EQ(map[0].second, Value("last")) << "n=" << n;
-    if (n > 1) EXPECT_EQ(map[1].second, Value(1)) << "n=" << n;
+    if (n > 0) {
+      EXPECT_EQ(map[0].second, Value("last")) << "n=" << n;
+    }
+    if (n > 1) {
+      EXPECT_EQ(map[1].second, Value(1)) << "n=" << n;
+    }
   }
 }
 
