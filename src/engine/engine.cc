@@ -469,7 +469,7 @@ void Engine::merge_into(CachedProfile& survivor, CachedProfile& absorbed) {
   }
   for (const model::Identity& identity : from.identities) {
     for (const model::Value& v : identity.values.as_list()) {
-      if (to.add_identity(identity.field, v.as_string())) ++identity_version_;
+      to.add_identity(identity.field, v.as_string());
       set_identity(identity.field, v.as_string(), to.id);
     }
   }
@@ -597,7 +597,6 @@ EventOutcome Engine::apply_event(std::string_view stream, const model::Value& da
   for (const model::Identity& identity : ids) {
     for (const model::Value& v : identity.values.as_list()) {
       if (profile.add_identity(identity.field, v.as_string())) {
-        ++identity_version_;
         set_identity(identity.field, v.as_string(), profile.id);
         if (std::find(changed.begin(), changed.end(), identity.field) == changed.end()) {
           changed.push_back(identity.field);
@@ -699,19 +698,8 @@ void Engine::emit(const model::Profile& profile, model::SegmentOrdinal ordinal,
   t.event = event;
   t.reason = reason;
   t.entered_ms = entered_ms;
-  // Consecutive triggers are mostly of one profile: they share its identities while unchanged.
-  // A profile's identities change only in apply_event and merge_into, which bump the version:
-  // the same profile at the same version needs no comparison.
-  if (!last_identity_snapshot_ || last_snapshot_profile_ != profile.id.value ||
-      last_snapshot_version_ != identity_version_) {
-    if (!last_identity_snapshot_ || *last_identity_snapshot_ != profile.identities) {
-      last_identity_snapshot_ =
-          std::make_shared<const std::vector<model::Identity>>(profile.identities);
-    }
-    last_snapshot_profile_ = profile.id.value;
-    last_snapshot_version_ = identity_version_;
-  }
-  t.identity_snapshot = last_identity_snapshot_;
+  // The profile's own list, shared: a later change to the profile copies it first.
+  t.identity_snapshot = profile.identities.share();
   t.change_counter = profile.change_counter;
   ++counters_.triggers;
   std::uint64_t& size = segment_sizes_[ordinal.value];

@@ -467,10 +467,6 @@ class Engine {
   void allow_eviction_pass() { evict_profiles_above_ = evict_identities_above_ = 0; }
   std::size_t dirty_profile_bound() const;
   // The identities of the last trigger emitted, shared with the next while equal (emit).
-  std::shared_ptr<const std::vector<model::Identity>> last_identity_snapshot_;
-  std::uint64_t last_snapshot_profile_ = 0;  // whose identities the snapshot was compared with
-  std::uint64_t last_snapshot_version_ = 0;  // at this identity_version_
-  std::uint64_t identity_version_ = 0;       // bumped on every change of any profile's identities
   std::vector<std::string_view> scratch_fields_;
 
   TimerQueue timers_;  // (due, profile id)

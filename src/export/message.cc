@@ -70,7 +70,7 @@ void build_message_json(const MessageInput& in, const segment::Catalog& catalog,
   time_value(out, p ? p->modified_ms : in.ts);
   // Identities and fields merged by name (a field of the same name as an identity wins).
   const std::vector<model::Identity>& identities =
-      p ? p->identities : (in.identities ? *in.identities : std::vector<model::Identity>{});
+      p ? p->identities.items() : (in.identities ? *in.identities : std::vector<model::Identity>{});
   static const std::vector<std::pair<std::string, model::FieldValue>> kNoFields;
   const auto& fields = p ? p->fields : kNoFields;
   std::size_t i = 0, f = 0;

@@ -49,10 +49,7 @@ ProfileFootprint footprint(const Profile& profile) {
   ProfileFootprint f;
   f.object = sizeof(Profile);
   std::size_t ignored = 0;
-  f.identities = profile.identities.capacity() * sizeof(Identity);
-  for (const Identity& i : profile.identities) {
-    f.identities += string_heap_bytes(i.field) + value_heap(i.values, ignored);
-  }
+  f.identities = profile.identities.heap_bytes();
   f.fields = profile.fields.capacity() * sizeof(profile.fields[0]);
   for (const auto& [name, value] : profile.fields) {
     f.fields += string_heap_bytes(name) + value_heap(value.value, f.series);
@@ -93,20 +90,57 @@ const Identity* Profile::identity(std::string_view field_name) const {
 }
 
 Identity& Profile::identity_slot(std::string_view field_name) {
+  IdentityList::List& list = identities.mutate();
   auto it = std::lower_bound(
-      identities.begin(), identities.end(), field_name,
+      list.begin(), list.end(), field_name,
       [](const Identity& entry, std::string_view key) { return name_less(entry.field, key); });
-  if (it != identities.end() && name_equal(it->field, field_name)) return *it;
-  return *identities.insert(it, Identity{std::string(field_name), ValueList{}});
+  if (it != list.end() && name_equal(it->field, field_name)) return *it;
+  return *list.insert(it, Identity{std::string(field_name), ValueList{}});
 }
 
 bool Profile::add_identity(std::string_view field_name, std::string_view value) {
-  ValueList& values = identity_slot(field_name).values.as_list();
-  for (const Value& existing : values) {
-    if (existing.as_string() == value) return false;
+  // Looked up without mutate(): most events bring identities the profile already has, and
+  // a shared list would be copied for nothing.
+  if (const Identity* existing = identity(field_name)) {
+    for (const Value& v : existing->values.as_list()) {
+      if (v.as_string() == value) return false;
+    }
   }
-  values.emplace_back(std::string(value));
+  identity_slot(field_name).values.as_list().emplace_back(std::string(value));
   return true;
+}
+
+IdentityList::List& IdentityList::mutate() {
+  if (!list_) {
+    list_ = std::make_shared<List>();
+  } else if (list_.use_count() > 1) {
+    // Others hold this list: copy it. (A count of one means this is the only holder, so no
+    // other thread can be adding one; a concurrent release only makes a count stale-high.)
+    list_ = std::make_shared<List>(*list_);
+  }
+  return *list_;
+}
+
+std::shared_ptr<const IdentityList::List> IdentityList::share() const {
+  if (list_) return list_;
+  static const auto empty = std::make_shared<const List>();
+  return empty;
+}
+
+const IdentityList::List& IdentityList::empty_list() {
+  static const List empty;
+  return empty;
+}
+
+std::size_t IdentityList::heap_bytes() const {
+  if (!list_) return 0;
+  std::size_t bytes = 0;
+  // make_shared's block: the control block and the vector header.
+  bytes += 2 * sizeof(void*) + sizeof(List);
+  bytes += list_->capacity() * sizeof(Identity);
+  std::size_t ignored = 0;
+  for (const Identity& i : *list_) bytes += string_heap_bytes(i.field) + value_heap(i.values, ignored);
+  return bytes;
 }
 
 std::optional<TimestampMs> Profile::membership(SegmentOrdinal segment) const {

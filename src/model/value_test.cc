@@ -102,6 +102,34 @@ TEST(ProfileTest, FieldSourceReadsFieldsIdentitiesAndMapKeys) {
   EXPECT_EQ(src.find("nope"), nullptr);
 }
 
+// Identities are copy-on-write: a shared list (a trigger's snapshot, a copied profile) keeps
+// what it had when the profile changes afterwards, and the profile sees its own change.
+TEST(ProfileTest, IdentitiesSharedWithASnapshotOrACopyAreCopiedOnChange) {
+  Profile p;
+  EXPECT_TRUE(p.identities.empty());
+  EXPECT_TRUE(p.identities.share()->empty());
+  EXPECT_TRUE(p.add_identity("user_id", "u1"));
+  const auto snapshot = p.identities.share();
+  Profile copy = p;
+  // An identity already there changes nothing and copies nothing.
+  EXPECT_FALSE(p.add_identity("user_id", "u1"));
+  EXPECT_EQ(p.identities.share(), snapshot);
+  EXPECT_TRUE(p.add_identity("email", "a@x.com"));
+  EXPECT_TRUE(p.add_identity("user_id", "u2"));
+  ASSERT_EQ(snapshot->size(), 1u);
+  EXPECT_EQ((*snapshot)[0].values, Value(ValueList{Value("u1")}));
+  EXPECT_EQ(copy.identities.items(), *snapshot);
+  ASSERT_EQ(p.identities.size(), 2u);
+  EXPECT_EQ(p.identities[0].field, "email");
+  EXPECT_EQ(p.identity("user_id")->values, Value(ValueList{Value("u1"), Value("u2")}));
+  EXPECT_NE(p, copy);
+  // The copy changes alone too, and equality compares contents, not lists.
+  EXPECT_TRUE(copy.add_identity("email", "a@x.com"));
+  EXPECT_TRUE(copy.add_identity("user_id", "u2"));
+  EXPECT_EQ(p.identities, copy.identities);
+  EXPECT_EQ(snapshot->size(), 1u);
+}
+
 // Small maps are sorted in place by insertion, large ones by stable_sort: both keep the last of
 // equal keys and sort the rest.
 TEST(ValueTest, NormalizeMapSortsAndKeepsTheLastOfEqualKeysAtAnySize) {

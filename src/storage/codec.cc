@@ -342,7 +342,7 @@ Result<model::Profile> decode_profile(std::string_view in) {
       SHOAL_ASSIGN_OR_RETURN(std::string v, get_string(in));
       id.values.as_list().emplace_back(std::move(v));
     }
-    p.identities.push_back(std::move(id));
+    p.identities.mutate().push_back(std::move(id));
   }
   SHOAL_ASSIGN_OR_RETURN(std::uint64_t n_fields, get_varint(in));
   if (n_fields > in.size()) return corrupt("field count");
