@@ -1268,14 +1268,13 @@ void Engine::update_profile_cache_limit() {
     return;
   }
   events_at_footprint_sample_ = counters_.events_in;
-  // Footprints of some 256 cached profiles: a few microseconds per sample. Ids are visited
-  // with a golden-ratio stride, not in a row: neighbouring ids have similar sizes (the oldest
-  // ids are the busiest profiles, with the longest series) - a run of them skewed the estimate
-  // by half. The walk is bounded, so a sparse table (few cached among many ids) costs no more.
+  // Footprints of some 256 cached profiles: a few microseconds per sample. The table's slots
+  // are visited with a golden-ratio stride, not in a row, so the sample spreads over the whole
+  // table (a run of neighbouring ids, of similar sizes, skewed the estimate by half).
   constexpr std::size_t kSample = 256;
-  // What a cached profile costs beyond model::footprint: its block's other members and slot.
-  constexpr std::size_t kEntryOverhead = sizeof(CachedProfile) - sizeof(model::Profile) +
-                                         sizeof(void*);
+  // What a cached profile costs beyond model::footprint: its block's other members and its
+  // share of the table (16-byte slots, 3/8 to 3/4 full).
+  constexpr std::size_t kEntryOverhead = sizeof(CachedProfile) - sizeof(model::Profile) + 32;
   std::size_t sampled = 0;
   std::size_t bytes = 0;
   auto add_sample = [&](const CachedProfile& cached) {
@@ -1285,13 +1284,12 @@ void Engine::update_profile_cache_limit() {
   if (profiles_.size() <= kSample) {
     profiles_.for_each([&](std::uint64_t, const CachedProfile& cached) { add_sample(cached); });
   } else {
-    const std::uint64_t bound = profiles_.id_bound();
-    // Odd, so the walk covers every id when the bound is a power of two.
-    const std::uint64_t stride =
-        static_cast<std::uint64_t>(static_cast<double>(bound) * 0.618) | 1;
-    for (std::size_t visited = 0; visited < 64 * kSample && sampled < kSample; ++visited) {
-      sample_position_ = (sample_position_ + stride) % bound;
-      if (const CachedProfile* cached = profiles_.find(sample_position_)) add_sample(*cached);
+    const std::size_t slots = profiles_.slot_count();  // a power of two, at least 3/8 full
+    // Odd, so the walk reaches every slot.
+    const std::size_t stride = static_cast<std::size_t>(static_cast<double>(slots) * 0.618) | 1;
+    for (std::size_t visited = 0; visited < slots && sampled < kSample; ++visited) {
+      sample_slot_ = (sample_slot_ + stride) & (slots - 1);
+      if (const CachedProfile* cached = profiles_.slot(sample_slot_)) add_sample(*cached);
     }
   }
   if (sampled > 0) {

@@ -459,7 +459,7 @@ class Engine {
   // The profile cache's bound in count (from the options and the sampled bytes per profile).
   std::size_t profile_cache_limit_ = 0;
   double sampled_profile_bytes_ = 0;
-  std::uint64_t sample_position_ = 0;  // the id where the next footprint sample starts
+  std::size_t sample_slot_ = 0;  // where the next footprint sample starts in profiles_
   std::uint64_t events_at_footprint_sample_ = 0;
   void update_profile_cache_limit();
   std::size_t evict_identities_above_ = 0;

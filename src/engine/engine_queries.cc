@@ -46,11 +46,12 @@ Status Engine::remove_segment(std::string_view alias) {
   const model::SegmentOrdinal ordinal = seg->ordinal;
   // Members leave while the segment still exists, so their exits carry its id and slug.
   SHOAL_RETURN_IF_ERROR(ensure_all_profiles_loaded());
-  // In id order (the table's): the exits' sequence must not depend on the cache's layout (a
-  // restart re-runs this from the command log and must number them the same).
+  // In id order: the exits' sequence must not depend on the cache's layout (a restart
+  // re-runs this from the command log and must number them the same).
   std::vector<std::uint64_t> ids;
   ids.reserve(profiles_.size());
   profiles_.for_each([&](std::uint64_t id, const CachedProfile&) { ids.push_back(id); });
+  std::sort(ids.begin(), ids.end());
   for (std::uint64_t id : ids) {
     CachedProfile& cached = *profiles_.find(id);
     snapshot_for_checkpoint(cached);
