@@ -69,8 +69,10 @@ void build_message_json(const MessageInput& in, const segment::Catalog& catalog,
   key(out, "_modified");
   time_value(out, p ? p->modified_ms : in.ts);
   // Identities and fields merged by name (a field of the same name as an identity wins).
+  // Every branch an lvalue: with a temporary among them the result was a copy per message.
+  static const std::vector<model::Identity> kNoIdentities;
   const std::vector<model::Identity>& identities =
-      p ? p->identities.items() : (in.identities ? *in.identities : std::vector<model::Identity>{});
+      p ? p->identities.items() : (in.identities ? *in.identities : kNoIdentities);
   static const std::vector<std::pair<std::string, model::FieldValue>> kNoFields;
   const auto& fields = p ? p->fields : kNoFields;
   std::size_t i = 0, f = 0;
