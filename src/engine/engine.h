@@ -466,7 +466,6 @@ class Engine {
   // A checkpoint made cached profiles droppable: the next commit may run a pass at once.
   void allow_eviction_pass() { evict_profiles_above_ = evict_identities_above_ = 0; }
   std::size_t dirty_profile_bound() const;
-  // The identities of the last trigger emitted, shared with the next while equal (emit).
   std::vector<std::string_view> scratch_fields_;
 
   TimerQueue timers_;  // (due, profile id)

@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "engine/linear_probing.h"
+
 namespace shoal::engine {
 
 template <class T>
@@ -59,15 +61,9 @@ class IdTable {
     delete slots_[hole].value;
     slots_[hole] = Slot{};
     --size_;
-    // Backward-shift deletion: each later entry of the run whose home is not between the hole
-    // and itself moves back into the hole, so every entry stays reachable from its home.
-    for (std::size_t i = (hole + 1) & mask(); slots_[i].value != nullptr; i = (i + 1) & mask()) {
-      const std::size_t h = home(slots_[i].id);
-      if (((i - h) & mask()) < ((i - hole) & mask())) continue;
-      slots_[hole] = slots_[i];
-      slots_[i] = Slot{};
-      hole = i;
-    }
+    close_probe_gap(
+        slots_.get(), mask(), hole, [](const Slot& slot) { return slot.value != nullptr; },
+        [this](const Slot& slot) { return home(slot.id); });
     return true;
   }
 

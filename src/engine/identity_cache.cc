@@ -5,6 +5,8 @@
 #include <utility>
 #include <vector>
 
+#include "engine/linear_probing.h"
+
 namespace shoal::engine {
 
 // 32 bytes: two per cache line. `hash` 0 marks an empty slot (a key hashing to 0 is stored as
@@ -61,7 +63,10 @@ std::string_view IdentityCache::key_of(const Slot& slot) {
 }
 
 void IdentityCache::release_key(Slot& slot) {
-  if (slot.hash != 0 && (slot.flags & kHeapKey)) delete[] heap_block(slot.key);
+  if (slot.hash != 0 && (slot.flags & kHeapKey)) {
+    heap_key_bytes_ -= sizeof(std::uint32_t) + key_of(slot).size();
+    delete[] heap_block(slot.key);
+  }
   slot = Slot{};
 }
 
@@ -129,22 +134,12 @@ bool IdentityCache::erase(std::string_view key) {
   const Slot* found = find_slot(key, hash_of(key));
   if (found == nullptr) return false;
   const std::size_t mask = capacity_ - 1;
-  std::size_t hole = static_cast<std::size_t>(found - slots_.get());
-  if (slots_[hole].flags & kHeapKey) {
-    heap_key_bytes_ -= sizeof(std::uint32_t) + key.size();
-  }
+  const auto hole = static_cast<std::size_t>(found - slots_.get());
   release_key(slots_[hole]);
   --size_;
-  // Backward-shift deletion: move each later entry of the run whose home is not between the
-  // hole and itself back into the hole, so every entry stays reachable from its home slot.
-  for (std::size_t i = (hole + 1) & mask; slots_[i].hash != 0; i = (i + 1) & mask) {
-    const std::size_t home = slots_[i].hash & mask;
-    const bool home_after_hole = ((i - home) & mask) < ((i - hole) & mask);
-    if (home_after_hole) continue;
-    slots_[hole] = slots_[i];
-    slots_[i] = Slot{};
-    hole = i;
-  }
+  close_probe_gap(
+      slots_.get(), mask, hole, [](const Slot& slot) { return slot.hash != 0; },
+      [mask](const Slot& slot) { return static_cast<std::size_t>(slot.hash & mask); });
   return true;
 }
 
@@ -170,27 +165,21 @@ void IdentityCache::rehash(std::size_t capacity) {
 
 std::size_t IdentityCache::shrink_to(std::size_t target,
                                      const std::function<bool(std::string_view)>& droppable) {
-  std::size_t dropped = 0;
   std::vector<std::size_t> drop;
   for (std::size_t i = 0; i < capacity_ && size_ - drop.size() > target; ++i) {
     const Slot& slot = slots_[i];
     if (slot.hash != 0 && droppable(key_of(slot))) drop.push_back(i);
   }
   if (drop.empty()) return 0;
-  for (std::size_t i : drop) {
-    Slot& slot = slots_[i];
-    if (slot.flags & kHeapKey) heap_key_bytes_ -= sizeof(std::uint32_t) + key_of(slot).size();
-    release_key(slot);
-    ++dropped;
-  }
-  size_ -= dropped;
+  for (std::size_t i : drop) release_key(slots_[i]);
+  size_ -= drop.size();
   // Emptied slots break probe runs: re-place every entry (the same capacity, or less).
   std::size_t capacity = capacity_;
   while (capacity > kMinCapacity && !over_load(size_, capacity / 2) && size_ * 4 < capacity) {
     capacity /= 2;
   }
   rehash(capacity);
-  return dropped;
+  return drop.size();
 }
 
 }  // namespace shoal::engine

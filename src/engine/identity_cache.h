@@ -45,7 +45,7 @@ class IdentityCache {
   struct Slot;
   static std::uint64_t hash_of(std::string_view key);
   static std::string_view key_of(const Slot& slot);
-  static void release_key(Slot& slot);
+  void release_key(Slot& slot);  // frees an out-of-line key and empties the slot
   const Slot* find_slot(std::string_view key, std::uint64_t hash) const;
   // Stores a key known to be absent; the table has room.
   void insert_new(std::string_view key, std::uint64_t hash, std::optional<model::ProfileId> id);
