@@ -37,16 +37,41 @@ void OrdinalTimes::Builder::copy_prefix(const Iterator& upto) {
 }
 
 bool OrdinalTimes::parse(std::string_view bytes, OrdinalTimes& out) {
-  ByteReader in(bytes);
+  const char* p = bytes.data();
+  const char* const end = p + bytes.size();
   std::uint64_t next_ordinal = 0;
   TimestampMs at = 0;
   TimestampMs min_at = kNoTime;
-  while (!in.done()) {
-    std::uint64_t delta = 0, at_delta = 0;
-    if (!in.varint(delta) || !in.varint(at_delta)) return false;
-    if (delta > UINT32_MAX || next_ordinal + delta > UINT32_MAX) return false;
-    next_ordinal += delta + 1;
-    at = ordinal_times_detail::add_delta(at, at_delta);
+  while (p != end) {
+    const auto tag = static_cast<std::uint8_t>(*p++);
+    std::uint64_t gap = tag & 0x0f;
+    if (gap == ordinal_times_detail::kGapEscape) {
+      // A canonical varint: complete, at most 5 bytes (the gap is below 2^32), no zero last
+      // byte after the first.
+      std::uint64_t extra = 0;
+      for (int shift = 0;; shift += 7) {
+        if (p == end || shift > 28) return false;
+        const auto byte = static_cast<std::uint8_t>(*p++);
+        extra |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
+        if (!(byte & 0x80)) {
+          if (byte == 0 && shift > 0) return false;
+          break;
+        }
+      }
+      gap += extra;
+    }
+    const unsigned length = tag >> 4;
+    if (length > ordinal_times_detail::kMaxDeltaBytes ||
+        static_cast<std::size_t>(end - p) < length) {
+      return false;
+    }
+    // The last byte of a delta is its highest and must be non-zero (else a shorter length).
+    if (length > 0 && p[length - 1] == 0) return false;
+    if (gap > UINT32_MAX || next_ordinal + gap > UINT32_MAX) return false;
+    next_ordinal += gap + 1;
+    if (length > 0)
+      at = ordinal_times_detail::add_delta(at, ordinal_times_detail::read_delta(p, end, length));
+    p += length;
     min_at = std::min(min_at, at);
   }
   out.assign_bytes(bytes, min_at);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <initializer_list>
 #include <limits>
 #include <map>
 #include <random>
@@ -82,17 +83,38 @@ TEST(OrdinalTimesTest, HoldsTheExtremeOrdinalsAndInstants) {
   EXPECT_EQ(reparsed, times);
 }
 
-TEST(OrdinalTimesTest, RepeatedInstantsOnAdjacentOrdinalsTakeTwoBytesEach) {
+TEST(OrdinalTimesTest, RepeatedInstantsOnAdjacentOrdinalsTakeOneByteEach) {
   // A segment build enters every member into many segments at one instant: the common case.
   OrdinalTimes::Builder builder;
   const TimestampMs at = 1'700'000'000'000;
   for (std::uint32_t s = 0; s < 40; ++s) builder.append(ord(s), at);
   OrdinalTimes times;
   times.assign(builder);
-  const std::size_t first_entry = 1 + kMaxVarintBytes;
-  EXPECT_LE(times.bytes().size(), first_entry + 39 * 2);
+  // The first entry: a tag and the instant's 6 significant bytes (zigzag doubles it).
+  EXPECT_EQ(times.bytes().size(), 1 + 6 + 39u);
   EXPECT_EQ(times.size(), 40u);
   for (const OrdinalTime& e : times) EXPECT_EQ(e.at, at);
+}
+
+TEST(OrdinalTimesTest, EntrySizesFollowTheGapAndTheDelta) {
+  auto bytes_of = [](std::initializer_list<OrdinalTime> entries) {
+    OrdinalTimes::Builder builder;
+    for (const OrdinalTime& e : entries) builder.append(e);
+    return std::string(builder.bytes());
+  };
+  // Ordinal 0 at instant 0: the tag alone.
+  EXPECT_EQ(bytes_of({{ord(0), 0}}), std::string(1, '\0'));
+  // Gap 14 fits the tag; 15 and more escape to a varint of gap - 15.
+  EXPECT_EQ(bytes_of({{ord(14), 0}}), std::string(1, '\x0e'));
+  EXPECT_EQ(bytes_of({{ord(15), 0}}), std::string("\x0f\x00", 2));
+  EXPECT_EQ(bytes_of({{ord(15 + 200), 0}}), std::string("\x0f\xc8\x01", 3));
+  // Instant -1 is zigzag 1: one byte; 128 is zigzag 256: two bytes, little-endian.
+  EXPECT_EQ(bytes_of({{ord(0), -1}}), std::string("\x10\x01", 2));
+  EXPECT_EQ(bytes_of({{ord(0), 128}}), std::string("\x20\x00\x01", 3));
+  // The extreme delta takes all 8 bytes.
+  EXPECT_EQ(bytes_of({{ord(0), std::numeric_limits<TimestampMs>::min()}}).size(), 9u);
+  // Deltas are against the previous entry: the same instant again costs only the tag.
+  EXPECT_EQ(bytes_of({{ord(0), 128}, {ord(1), 128}}), std::string("\x20\x00\x01\x00", 4));
 }
 
 TEST(OrdinalTimesTest, RandomOperationsMatchAMap) {
@@ -109,8 +131,8 @@ TEST(OrdinalTimesTest, RandomOperationsMatchAMap) {
       const int what = op(rng);
       if (what < 6) {
         // Repeat an instant now and then, as real memberships do.
-        const TimestampMs at = what == 0 && !reference.empty() ? reference.begin()->second
-                                                                : instant(rng);
+        const TimestampMs at =
+            what == 0 && !reference.empty() ? reference.begin()->second : instant(rng);
         times.set(ord(segment), at);
         reference[segment] = at;
       } else if (what < 9) {
@@ -201,19 +223,29 @@ TEST(OrdinalTimesTest, ParseRejectsTruncatedAndOverflowingEncodings) {
   }
   EXPECT_EQ(valid_prefixes, 1u);
 
-  // A varint whose continuation bit runs off the end.
-  EXPECT_FALSE(OrdinalTimes::parse(std::string("\x80", 1), out));
+  // An escaped gap whose varint runs off the end, or is not canonical.
+  EXPECT_FALSE(OrdinalTimes::parse(std::string("\x0f\x80", 2), out));
+  EXPECT_FALSE(OrdinalTimes::parse(std::string("\x0f\x80\x00", 3), out));
+  EXPECT_FALSE(OrdinalTimes::parse(std::string("\x0f\x80\x80\x80\x80\x80\x01", 7), out));
+  // A delta length above 8, a delta cut short, a delta with a zero high byte.
+  EXPECT_FALSE(OrdinalTimes::parse(std::string("\x90"
+                                               "12345678",
+                                               9),
+                                   out));
+  EXPECT_FALSE(OrdinalTimes::parse(std::string("\x30\x01\x02", 3), out));
+  EXPECT_FALSE(OrdinalTimes::parse(std::string("\x20\x01\x00", 3), out));
   // An ordinal beyond 32 bits, in one step and by accumulation.
-  std::string too_big;
-  put_varint(too_big, std::uint64_t{UINT32_MAX} + 1);
-  put_varint(too_big, 0);
+  std::string too_big("\x0f", 1);
+  put_varint(too_big, std::uint64_t{UINT32_MAX} + 1 - 15);
   EXPECT_FALSE(OrdinalTimes::parse(too_big, out));
-  std::string accumulated;
-  put_varint(accumulated, UINT32_MAX);  // ordinal UINT32_MAX
-  put_varint(accumulated, 0);
-  put_varint(accumulated, 0);  // the next would be UINT32_MAX + 1
-  put_varint(accumulated, 0);
+  std::string accumulated("\x0f", 1);
+  put_varint(accumulated, std::uint64_t{UINT32_MAX} - 15);  // ordinal UINT32_MAX
+  ASSERT_TRUE(OrdinalTimes::parse(accumulated, out));
+  EXPECT_EQ(out.find(ord(UINT32_MAX)), 0);
+  accumulated.push_back('\0');  // the next would be UINT32_MAX + 1
   EXPECT_FALSE(OrdinalTimes::parse(accumulated, out));
+  out = OrdinalTimes();
+  ASSERT_TRUE(OrdinalTimes::parse(good, out));
   // A rejected parse leaves the target untouched.
   EXPECT_EQ(out, times);
 }

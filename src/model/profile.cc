@@ -48,7 +48,6 @@ ProfileFootprint& ProfileFootprint::operator+=(const ProfileFootprint& o) {
 ProfileFootprint footprint(const Profile& profile) {
   ProfileFootprint f;
   f.object = sizeof(Profile);
-  std::size_t ignored = 0;
   f.identities = profile.identities.heap_bytes();
   f.fields = profile.fields.capacity() * sizeof(profile.fields[0]);
   for (const auto& [name, value] : profile.fields) {

@@ -7,10 +7,12 @@
 namespace shoal::storage {
 namespace {
 
-// Format 2 stores memberships and timers as their in-memory bytes (model/ordinal_times.h);
-// format 1 (counted lists of (ordinal, instant) varints) is still read.
+// Format 3 stores memberships and timers as their in-memory bytes (model/ordinal_times.h).
+// Still read: format 2 (the lists as (ordinal gap, zigzag instant delta) varint pairs) and
+// format 1 (counted lists of (ordinal, zigzag instant) varints).
 constexpr std::uint8_t kProfileFormatV1 = 1;
-constexpr std::uint8_t kProfileFormat = 2;
+constexpr std::uint8_t kProfileFormatV2 = 2;
+constexpr std::uint8_t kProfileFormat = 3;
 
 void put_string(std::string& out, std::string_view s) { put_bytes(out, s); }
 
@@ -272,6 +274,32 @@ Status decode_ordinal_times(std::string_view& in, std::string_view what,
   return ok_status();
 }
 
+// Format 2: the list's byte count, then per entry in ordinal order varint(ordinal gap) and
+// zigzag varint(instant - previous instant).
+Status decode_ordinal_times_v2(std::string_view& in, std::string_view what,
+                               model::OrdinalTimes& out) {
+  SHOAL_ASSIGN_OR_RETURN(std::uint64_t n, get_varint(in));
+  if (n > in.size()) return corrupt(std::string(what) + " list");
+  std::string_view list = in.substr(0, n);
+  in.remove_prefix(n);
+  model::OrdinalTimes::Builder builder;
+  std::uint64_t next_ordinal = 0;
+  TimestampMs at = 0;
+  while (!list.empty()) {
+    SHOAL_ASSIGN_OR_RETURN(std::uint64_t gap, get_varint(list));
+    SHOAL_ASSIGN_OR_RETURN(std::int64_t delta, get_svarint(list));
+    if (gap > UINT32_MAX || next_ordinal + gap > UINT32_MAX) {
+      return corrupt(std::string(what) + " list");
+    }
+    const std::uint64_t ordinal = next_ordinal + gap;
+    at = static_cast<TimestampMs>(static_cast<std::uint64_t>(at) + static_cast<std::uint64_t>(delta));
+    builder.append(model::SegmentOrdinal{static_cast<std::uint32_t>(ordinal)}, at);
+    next_ordinal = ordinal + 1;
+  }
+  out.assign(builder);
+  return ok_status();
+}
+
 // Format 1: a count, then (ordinal, zigzag instant) pairs in ordinal order.
 Status decode_ordinal_times_v1(std::string_view& in, std::string_view what,
                                model::OrdinalTimes& out) {
@@ -321,7 +349,7 @@ void encode_profile(const model::Profile& p, std::string& out) {
 
 Result<model::Profile> decode_profile(std::string_view in) {
   const auto format = in.empty() ? 0 : static_cast<std::uint8_t>(in.front());
-  if (format != kProfileFormat && format != kProfileFormatV1) {
+  if (format != kProfileFormat && format != kProfileFormatV2 && format != kProfileFormatV1) {
     return corrupt("unknown profile format");
   }
   in.remove_prefix(1);
@@ -364,6 +392,10 @@ Result<model::Profile> decode_profile(std::string_view in) {
     SHOAL_RETURN_IF_ERROR(decode_ordinal_times_v1(in, "membership", p.memberships));
     SHOAL_ASSIGN_OR_RETURN(p.timer_key_due, get_svarint(in));
     SHOAL_RETURN_IF_ERROR(decode_ordinal_times_v1(in, "timer", p.timers));
+  } else if (format == kProfileFormatV2) {
+    SHOAL_RETURN_IF_ERROR(decode_ordinal_times_v2(in, "membership", p.memberships));
+    SHOAL_ASSIGN_OR_RETURN(p.timer_key_due, get_svarint(in));
+    SHOAL_RETURN_IF_ERROR(decode_ordinal_times_v2(in, "timer", p.timers));
   } else {
     SHOAL_RETURN_IF_ERROR(decode_ordinal_times(in, "membership", p.memberships));
     SHOAL_ASSIGN_OR_RETURN(p.timer_key_due, get_svarint(in));

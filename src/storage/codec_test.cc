@@ -93,6 +93,56 @@ TEST(CodecTest, DecodesFormatOneProfiles) {
   EXPECT_NE(bad.error().message.find("membership"), std::string::npos);
 }
 
+TEST(CodecTest, DecodesFormatTwoProfiles) {
+  // Format 2 stored each list as its byte count, then varint(ordinal gap) and zigzag
+  // varint(instant delta) per entry; stores written before format 3 must still load.
+  std::string header(1, '\x02');
+  put_varint(header, 42);                // id
+  put_varint(header, zigzag(1000));      // created
+  put_varint(header, zigzag(4000));      // modified - created
+  put_varint(header, 7);                 // change counter
+  put_varint(header, 0);                 // identities
+  put_varint(header, 0);                 // fields
+  std::string bytes = header;
+  std::string members;
+  put_varint(members, 3);                // ordinal 3
+  put_varint(members, zigzag(4500));
+  put_varint(members, 70000 - 4);        // ordinal 70000
+  put_varint(members, zigzag(-20 - 4500));
+  put_bytes(bytes, members);
+  put_varint(bytes, zigzag(90000));      // timer key due
+  std::string timers;
+  put_varint(timers, 3);
+  put_varint(timers, zigzag(90000));
+  put_bytes(bytes, timers);
+  auto back = decode_profile(bytes);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->membership(model::SegmentOrdinal{3}), 4500);
+  EXPECT_EQ(back->membership(model::SegmentOrdinal{70000}), -20);
+  EXPECT_EQ(back->memberships.size(), 2u);
+  EXPECT_EQ(back->timers.find(model::SegmentOrdinal{3}), 90000);
+  EXPECT_EQ(back->timer_key_due, 90000);
+  // Written again, it is format 3 and reads back the same.
+  std::string again;
+  encode_profile(*back, again);
+  EXPECT_EQ(again.front(), '\x03');
+  auto reread = decode_profile(again);
+  ASSERT_TRUE(reread.ok()) << reread.error().message;
+  EXPECT_EQ(*reread, *back);
+
+  // An ordinal beyond 32 bits in a format-2 list is corruption.
+  std::string overflow = header;
+  std::string big;
+  put_varint(big, std::uint64_t{UINT32_MAX} + 1);
+  put_varint(big, 0);
+  put_bytes(overflow, big);
+  put_varint(overflow, 0);
+  put_bytes(overflow, "");
+  auto bad = decode_profile(overflow);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("membership"), std::string::npos) << bad.error().message;
+}
+
 TEST(CodecTest, TimerKeysSortByDueIncludingNegativeTimes) {
   std::string a = timer_key(0, -5, model::ProfileId{9});
   std::string b = timer_key(0, 3, model::ProfileId{1});
