@@ -200,6 +200,9 @@ TEST(SubscriptionTest, ValidationErrorsNameTheField) {
                 .rfind("stream:", 0), 0u);
   EXPECT_EQ(message(R"({"stream":"s","region":"mars","segment_ids":["a"]})").rfind("region:", 0),
             0u);
+  EXPECT_NE(message(R"({"stream":"s","region":"mars","segment_ids":["a"]})")
+                .find("\"mars\" is not an AWS region name (like us-west-2)"),
+            std::string::npos);
   EXPECT_EQ(message(R"({"stream":"s","region":"us-west-2"})").rfind("segment_ids:", 0), 0u);
   EXPECT_EQ(message(R"({"channel":"sqs","segment_ids":["a"]})").rfind("channel:", 0), 0u);
   EXPECT_EQ(message(R"({"stream":"s","region":"us-west-2","segment_ids":["a"],

@@ -213,8 +213,10 @@ Status validate_region(std::string_view region) {
   static const std::regex pattern("[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}");
   if (region.size() < 4 || region.size() > 32 ||
       !std::regex_match(region.begin(), region.end(), pattern)) {
-    return field_error("region", "\"" + std::string(region) +
-                                     "\" is not an AWS region name (like us-west-2)");
+    // Appended, not "literal" + std::string: GCC 12 warns falsely (-Wrestrict) on that form.
+    std::string message(1, '"');
+    message.append(region).append("\" is not an AWS region name (like us-west-2)");
+    return field_error("region", message);
   }
   return ok_status();
 }
