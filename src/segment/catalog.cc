@@ -287,6 +287,12 @@ void Catalog::answer_all(std::span<const model::SegmentOrdinal> ordinals,
                          SegmentAnswer* out) const {
   const model::Value* slots[kMaxFieldSlots];
   FieldReader fields(profile, slots, reader_slots());
+  // Per thread (the catalog is shared by readers): an included segment evaluated once per
+  // profile however many segments of the batch include it, or are it.
+  thread_local std::vector<PlanMemo> memo;
+  thread_local std::uint64_t generation = 0;
+  if (memo.size() < plans_.size()) memo.resize(plans_.size());
+  fields.use_memo(memo.data(), static_cast<std::uint32_t>(plans_.size()), ++generation, now);
   for (std::size_t i = 0; i < ordinals.size(); ++i) {
     SegmentAnswer& answer = out[i];
     answer = SegmentAnswer{};
@@ -391,6 +397,7 @@ void Catalog::rebuild() {
     if (s.time_dependent) time_dependent_.push_back(s.ordinal);
     by_ordinal_[ordinal] = &s;
     plans_[ordinal] = std::make_unique<Plan>();
+    plans_[ordinal]->set_memo_slot(static_cast<std::uint32_t>(ordinal));
   }
   // Every plan exists before any is compiled, so INCLUDE can point at plans in any order.
   field_slots_.clear();

@@ -230,6 +230,18 @@ bool Plan::eval_count_since(const Node& n, FieldReader& fields, TimestampMs now)
 
 TimestampMs Plan::change_after(FieldReader& fields, TimestampMs now, const bool* current) const {
   if (time_leaves_.empty()) return model::kNoTime;
+  PlanMemo* memo = fields.memo(memo_slot_, now);
+  if (memo == nullptr) return compute_change_after(fields, now, current);
+  // The answer does not depend on `current` (it only saves evaluating the plan at now).
+  if (memo->change_generation != fields.generation()) {
+    memo->change = compute_change_after(fields, now, current);
+    memo->change_generation = fields.generation();
+  }
+  return memo->change;
+}
+
+TimestampMs Plan::compute_change_after(FieldReader& fields, TimestampMs now,
+                                       const bool* current) const {
   // Descend while the answer is one time-dependent node's (or its negation): under AND, the
   // other children are true and cannot change by time; under OR, false. A time-independent
   // child that decides an AND or OR freezes the answer.

@@ -15,10 +15,20 @@
 
 namespace shoal::segment {
 
+// What one plan answered at the memo's instant, for one profile (FieldReader::use_memo).
+struct PlanMemo {
+  std::uint64_t member_generation = 0;  // `member` holds when this equals the reader's
+  std::uint64_t change_generation = 0;  // `change` likewise
+  bool member = false;
+  TimestampMs change = 0;
+};
+
 // A profile's fields as evaluations read them. With slots, each field a plan reads through a
 // slot (Catalog-wide numbering) is found once and remembered, so the segments evaluated for one
-// profile share their lookups. Use one per profile while its fields do not change; the caller
-// owns the slots.
+// profile share their lookups. With a memo, each plan's answer and next change at the memo's
+// instant are computed once, so a segment evaluated in the batch and INCLUDEd by others (or
+// included by several) is evaluated once. Use one per profile while its fields do not change;
+// the caller owns the slots and the memo.
 class FieldReader {
  public:
   explicit FieldReader(const model::FieldSource& source) : source_(source) {}
@@ -35,12 +45,32 @@ class FieldReader {
     return cached;
   }
 
+  // Remembers plans' answers at `now` in `memo[plan memo slot]` (`count` entries), under
+  // `generation`: entries of any other generation are stale. The generation must be new for
+  // every reader (a per-thread counter), so nothing is ever cleared.
+  void use_memo(PlanMemo* memo, std::uint32_t count, std::uint64_t generation, TimestampMs now) {
+    memo_ = memo;
+    memo_count_ = count;
+    generation_ = generation;
+    memo_now_ = now;
+  }
+  // The memo entry of a plan for an evaluation at `now`; nullptr when there is none (no memo,
+  // another instant, or a plan outside it).
+  PlanMemo* memo(std::uint32_t slot, TimestampMs now) const {
+    return slot < memo_count_ && now == memo_now_ ? &memo_[slot] : nullptr;
+  }
+  std::uint64_t generation() const { return generation_; }
+
  private:
   static const model::Value kUnreadMarker;
   static constexpr const model::Value* kUnread = &kUnreadMarker;
   const model::FieldSource& source_;
   const model::Value** slots_ = nullptr;
   std::uint32_t count_ = 0;
+  PlanMemo* memo_ = nullptr;
+  std::uint32_t memo_count_ = 0;
+  std::uint64_t generation_ = 0;
+  TimestampMs memo_now_ = 0;
 };
 
 class Plan {
@@ -64,7 +94,15 @@ class Plan {
   // (Re)compiles from `condition`. Included plans need not be compiled yet, only to exist.
   void compile(ConditionPtr condition, const Linker& linker);
 
-  bool evaluate(FieldReader& fields, TimestampMs now) const { return eval(0, fields, now); }
+  bool evaluate(FieldReader& fields, TimestampMs now) const {
+    PlanMemo* memo = fields.memo(memo_slot_, now);
+    if (memo == nullptr) return eval(0, fields, now);
+    if (memo->member_generation != fields.generation()) {
+      memo->member = eval(0, fields, now);
+      memo->member_generation = fields.generation();
+    }
+    return memo->member;
+  }
   // The earliest t > now with evaluate(t) != current by time alone, or kNoTime; `current` must be
   // evaluate(fields, now). Exact unless an atom outside the fast shapes has more than 64
   // candidate instants or the answer needs more than 64 steps; then early, never late.
@@ -77,6 +115,10 @@ class Plan {
   }
 
   bool time_dependent() const { return !time_leaves_.empty(); }
+
+  // The plan's entry in a FieldReader's memo (the Catalog numbers its plans by ordinal); plans
+  // without one are never memoized.
+  void set_memo_slot(std::uint32_t slot) { memo_slot_ = slot; }
 
  private:
   enum class Op : std::uint8_t {
@@ -112,8 +154,11 @@ class Plan {
   };
 
   std::uint32_t add(const Condition& c, const Linker& linker);
-  // next_change; evaluates the answer at now only if it needs it (current == nullptr).
+  // next_change; evaluates the answer at now only if it needs it (current == nullptr). Through
+  // the reader's memo when it has the plan's entry for `now`.
   TimestampMs change_after(FieldReader& fields, TimestampMs now, const bool* current) const;
+  TimestampMs compute_change_after(FieldReader& fields, TimestampMs now,
+                                   const bool* current) const;
   bool eval(std::uint32_t index, FieldReader& fields, TimestampMs now) const;
   bool eval_field_now(const Node& n, const model::Value* value, TimestampMs now) const;
   bool eval_count_since(const Node& n, FieldReader& fields, TimestampMs now) const;
@@ -128,6 +173,7 @@ class Plan {
   std::vector<Node> nodes_;
   std::vector<const model::Value*> literals_;
   std::vector<std::uint32_t> time_leaves_;  // time-dependent atoms and INCLUDEs
+  std::uint32_t memo_slot_ = UINT32_MAX;
 };
 
 }  // namespace shoal::segment

@@ -139,20 +139,23 @@ TEST(PlanTest, CountSinceNextChangeMatchesBruteForceWithRepeatedTimestamps) {
 TEST(PlanTest, CombinedLeavesNextChangeMatchesBruteForce) {
   const TimestampMs base = 1'700'000'000'000;
   Catalog catalog;
-  register_all(catalog, {
-      "FILTER a > \"now-2s\" ALIAS a_gt",
-      "FILTER a == now() ALIAS a_now",
-      "FILTER n <= \"now-1s\" ALIAS int_le",
-      "FILTER s < \"now-1s\" ALIAS string_date",
-      "FILTER \"now-1s\" < a ALIAS reversed",
-      "FILTER NOT NOT a >= \"now-3s\" ALIAS not_not",
-      "FILTER AND (a > \"now-3s\", b <= \"now-1s\", countsince(p, \"now-2s\") >= 1) ALIAS three",
-      "FILTER OR (a > \"now-1s\", AND (b > \"now-4s\", NOT c > \"now-2s\")) ALIAS nested",
-      "FILTER OR (INCLUDE a_gt, INCLUDE int_le, plan == \"pro\") ALIAS includes",
-      "FILTER AND (NOT INCLUDE three, x == 1) ALIAS not_include",
-      "FILTER a BETWEEN \"now-3s\" AND \"now-1s\" ALIAS between",
-      "FILTER list > \"now-1s\" ALIAS list_any",
-  });
+  register_all(
+      catalog,
+      {
+          "FILTER a > \"now-2s\" ALIAS a_gt",
+          "FILTER a == now() ALIAS a_now",
+          "FILTER n <= \"now-1s\" ALIAS int_le",
+          "FILTER s < \"now-1s\" ALIAS string_date",
+          "FILTER \"now-1s\" < a ALIAS reversed",
+          "FILTER NOT NOT a >= \"now-3s\" ALIAS not_not",
+          "FILTER AND (a > \"now-3s\", b <= \"now-1s\", countsince(p, \"now-2s\") >= 1) ALIAS "
+          "three",
+          "FILTER OR (a > \"now-1s\", AND (b > \"now-4s\", NOT c > \"now-2s\")) ALIAS nested",
+          "FILTER OR (INCLUDE a_gt, INCLUDE int_le, plan == \"pro\") ALIAS includes",
+          "FILTER AND (NOT INCLUDE three, x == 1) ALIAS not_include",
+          "FILTER a BETWEEN \"now-3s\" AND \"now-1s\" ALIAS between",
+          "FILTER list > \"now-1s\" ALIAS list_any",
+      });
   std::mt19937_64 rng(11);
   for (int trial = 0; trial < 8; ++trial) {
     auto t = [&](int spread) {
@@ -176,32 +179,98 @@ TEST(PlanTest, CombinedLeavesNextChangeMatchesBruteForce) {
   }
 }
 
+// A batch remembers each plan's answer at its instant (so an included segment is evaluated once
+// per profile): the memory must not reach another profile, another instant or a stepped
+// evaluation inside next_change. Segments included by several, at several depths, on profiles
+// that alternate, each batch compared with the unmemoized one-at-a-time answers.
+TEST(PlanTest, BatchesWithSharedIncludesAnswerAsSegmentsAlone) {
+  const TimestampMs base = 1'700'000'000'000;
+  Catalog catalog;
+  register_all(catalog, {
+                            "FILTER a > \"now-2s\" ALIAS recent",
+                            "FILTER n >= 3 ALIAS many",
+                            "FILTER AND (INCLUDE recent, INCLUDE many) ALIAS both",
+                            "FILTER OR (INCLUDE recent, plan == \"pro\") ALIAS recent_or_pro",
+                            "FILTER AND (NOT INCLUDE both, INCLUDE recent_or_pro) ALIAS deeper",
+                            "FILTER OR (INCLUDE deeper, b <= \"now-1s\") ALIAS deepest",
+                        });
+  const std::vector<SegmentOrdinal> all = catalog.ordinals();
+  // Included ones last as well as first: the memo fills from either side.
+  const std::vector<SegmentOrdinal> reversed(all.rbegin(), all.rend());
+  std::mt19937_64 rng(5);
+  std::vector<Value> profiles;
+  for (int k = 0; k < 6; ++k) {
+    profiles.push_back(
+        profile({{"a", Value(model::Date{base + static_cast<TimestampMs>(rng() % 3000)})},
+                 {"b", Value(model::Date{base + static_cast<TimestampMs>(rng() % 3000)})},
+                 {"n", Value(static_cast<std::int64_t>(rng() % 6))},
+                 {"plan", Value(k % 2 == 0 ? "pro" : "free")}}));
+  }
+  std::vector<SegmentAnswer> answers;
+  for (TimestampMs now = base - 200; now <= base + 5000; now += 131) {
+    for (std::size_t k = 0; k < profiles.size(); ++k) {
+      model::MapFieldSource source(profiles[k]);
+      for (const std::vector<SegmentOrdinal>* order : {&all, &reversed}) {
+        catalog.evaluate_with_next_change(*order, source, now, answers);
+        for (std::size_t i = 0; i < order->size(); ++i) {
+          const SegmentOrdinal ordinal = (*order)[i];
+          const std::string& alias = catalog.get(ordinal)->alias;
+          EXPECT_EQ(answers[i].member, catalog.evaluate(ordinal, source, now))
+              << alias << " profile " << k << " now " << now - base;
+          EXPECT_EQ(answers[i].next_change, catalog.next_change(ordinal, source, now))
+              << alias << " profile " << k << " now " << now - base;
+        }
+      }
+    }
+  }
+}
+
 // The specialised atoms answer as the tree does for every kind of value, not only the common
 // strings and numbers.
 TEST(PlanTest, SpecialisedAtomsAgreeWithTheTreeOnEveryValueKind) {
   Catalog catalog;
   register_all(catalog, {
-      "FILTER f == \"5\" ALIAS eq_string", "FILTER f != \"abc\" ALIAS ne_string",
-      "FILTER f > 4 ALIAS gt_int", "FILTER f <= 4.5 ALIAS le_float", "FILTER f == true ALIAS eq_bool",
-      "FILTER f == NULL ALIAS eq_null", "FILTER f < \"b\" ALIAS lt_string",
-      "FILTER f IN (\"5\", \"abc\", \"k\") ALIAS in_strings",
-      "FILTER f IN (5, \"abc\", true) ALIAS in_mixed",
-      "FILTER f INTERSECTS (\"k\", \"x\") ALIAS intersects",
-      "FILTER NOT f IN (\"abc\") ALIAS not_in", "FILTER EXISTS f ALIAS exists",
-      "FILTER f > \"now-1d\" ALIAS date_gt", "FILTER f != \"now\" ALIAS date_ne",
-      "FILTER countsince(f, \"now-1d\") >= 1 ALIAS count",
-      "FILTER countsince(f, \"now-1M\") == 0 ALIAS count_calendar",
-  });
+                            "FILTER f == \"5\" ALIAS eq_string",
+                            "FILTER f != \"abc\" ALIAS ne_string",
+                            "FILTER f > 4 ALIAS gt_int",
+                            "FILTER f <= 4.5 ALIAS le_float",
+                            "FILTER f == true ALIAS eq_bool",
+                            "FILTER f == NULL ALIAS eq_null",
+                            "FILTER f < \"b\" ALIAS lt_string",
+                            "FILTER f IN (\"5\", \"abc\", \"k\") ALIAS in_strings",
+                            "FILTER f IN (5, \"abc\", true) ALIAS in_mixed",
+                            "FILTER f INTERSECTS (\"k\", \"x\") ALIAS intersects",
+                            "FILTER NOT f IN (\"abc\") ALIAS not_in",
+                            "FILTER EXISTS f ALIAS exists",
+                            "FILTER f > \"now-1d\" ALIAS date_gt",
+                            "FILTER f != \"now\" ALIAS date_ne",
+                            "FILTER countsince(f, \"now-1d\") >= 1 ALIAS count",
+                            "FILTER countsince(f, \"now-1M\") == 0 ALIAS count_calendar",
+                        });
   const TimestampMs now = 1'700'000'000'000;
   const std::vector<Value> values = {
-      Value(nullptr), Value(true), Value(false), Value(5), Value(std::int64_t{4}), Value(4.5),
-      Value("5"), Value(" 5 "), Value("abc"), Value(""), Value("k"), Value("2023-11-14T00:00:00Z"),
-      Value(model::Date{now - 1000}), Value(now - 90'000'000),
-      Value(model::ValueList{}), Value(model::ValueList{Value("x"), Value(5)}),
+      Value(nullptr),
+      Value(true),
+      Value(false),
+      Value(5),
+      Value(std::int64_t{4}),
+      Value(4.5),
+      Value("5"),
+      Value(" 5 "),
+      Value("abc"),
+      Value(""),
+      Value("k"),
+      Value("2023-11-14T00:00:00Z"),
+      Value(model::Date{now - 1000}),
+      Value(now - 90'000'000),
+      Value(model::ValueList{}),
+      Value(model::ValueList{Value("x"), Value(5)}),
       Value(model::ValueList{Value(model::ValueList{Value("k")}), Value("abc")}),
       Value(model::ValueList{Value(model::Date{now - 5}), Value("2023-11-14T22:13:00Z")}),
-      Value(model::TimeSeries{}), Value(model::TimeSeries{now - 10, now - 100'000'000}),
-      profile({{"k", Value(1)}, {"abc", Value(2)}}), profile({}),
+      Value(model::TimeSeries{}),
+      Value(model::TimeSeries{now - 10, now - 100'000'000}),
+      profile({{"k", Value(1)}, {"abc", Value(2)}}),
+      profile({}),
   };
   TreeResolver tree(catalog);
   for (std::size_t i = 0; i < values.size(); ++i) {
@@ -292,31 +361,43 @@ TEST(PlanTest, RandomConditionsAgreeWithTheTree) {
     const std::string field = pick({"f", "g", "missing"});
     const std::string op = pick({"==", "!=", ">", ">=", "<", "<="});
     switch (rng() % 9) {
-      case 0: return field + " " + op + " " + pick({"1", "\"a\"", "2.5", "true", "NULL", "\"3\""});
-      case 1: return field + " IN (" + pick({"1", "\"a\""}) + ", " + pick({"\"b\"", "3"}) + ")";
-      case 2: return field + " INTERSECTS (\"a\", \"k\")";
-      case 3: return "EXISTS " + field;
-      case 4: return field + " " + op + " " + pick({"\"now-1s\"", "\"now-3s\"", "now()", "\"now+1s\""});
+      case 0:
+        return field + " " + op + " " + pick({"1", "\"a\"", "2.5", "true", "NULL", "\"3\""});
+      case 1:
+        return field + " IN (" + pick({"1", "\"a\""}) + ", " + pick({"\"b\"", "3"}) + ")";
+      case 2:
+        return field + " INTERSECTS (\"a\", \"k\")";
+      case 3:
+        return "EXISTS " + field;
+      case 4:
+        return field + " " + op + " " + pick({"\"now-1s\"", "\"now-3s\"", "now()", "\"now+1s\""});
       case 5:
-        return "countsince(" + pick({"p", "f"}) + ", " + pick({"\"now-1s\"", "\"now-2s\""}) +
-               ") " + op + " " + pick({"0", "1", "2", "3"});
-      case 6: return field + " BETWEEN \"now-3s\" AND \"now-1s\"";
-      case 7: return "NOT " + field + " CONTAINS \"a\"";
-      default: return "len(" + field + ") > 1";
+        return "countsince(" + pick({"p", "f"}) + ", " + pick({"\"now-1s\"", "\"now-2s\""}) + ") " +
+               op + " " + pick({"0", "1", "2", "3"});
+      case 6:
+        return field + " BETWEEN \"now-3s\" AND \"now-1s\"";
+      case 7:
+        return "NOT " + field + " CONTAINS \"a\"";
+      default:
+        return "len(" + field + ") > 1";
     }
   };
   std::function<std::string(int)> phrase = [&](int depth) -> std::string {
     if (depth == 0 || rng() % 3 == 0) return atom();
     switch (rng() % 3) {
-      case 0: return "NOT (" + phrase(depth - 1) + ")";
-      case 1: return "AND (" + phrase(depth - 1) + ", " + phrase(depth - 1) + ")";
-      default: return "OR (" + phrase(depth - 1) + ", " + phrase(depth - 1) + ", " + atom() + ")";
+      case 0:
+        return "NOT (" + phrase(depth - 1) + ")";
+      case 1:
+        return "AND (" + phrase(depth - 1) + ", " + phrase(depth - 1) + ")";
+      default:
+        return "OR (" + phrase(depth - 1) + ", " + phrase(depth - 1) + ", " + atom() + ")";
     }
   };
   std::vector<std::string> texts;
   for (int i = 0; i < 120; ++i) {
     std::string body = phrase(3);
-    if (i >= 10 && rng() % 4 == 0) body = "OR (INCLUDE r" + std::to_string(rng() % i) + ", " + body + ")";
+    if (i >= 10 && rng() % 4 == 0)
+      body = "OR (INCLUDE r" + std::to_string(rng() % i) + ", " + body + ")";
     texts.push_back("FILTER " + body + " ALIAS r" + std::to_string(i));
   }
   Catalog catalog;
@@ -324,20 +405,29 @@ TEST(PlanTest, RandomConditionsAgreeWithTheTree) {
   auto value = [&]() -> Value {
     const TimestampMs t = base + static_cast<TimestampMs>(rng() % 4000);
     switch (rng() % 10) {
-      case 0: return Value(model::Date{t});
-      case 1: return Value(t);
-      case 2: return Value(static_cast<std::int64_t>(rng() % 4));
-      case 3: return Value(pick({"a", "k", "3", "abc", ""}));
-      case 4: return Value(2.5);
-      case 5: return Value(model::ValueList{Value("a"), Value(model::Date{t}), Value(1)});
+      case 0:
+        return Value(model::Date{t});
+      case 1:
+        return Value(t);
+      case 2:
+        return Value(static_cast<std::int64_t>(rng() % 4));
+      case 3:
+        return Value(pick({"a", "k", "3", "abc", ""}));
+      case 4:
+        return Value(2.5);
+      case 5:
+        return Value(model::ValueList{Value("a"), Value(model::Date{t}), Value(1)});
       case 6: {
         model::TimeSeries times{t, t - 500, base};
         std::sort(times.rbegin(), times.rend());
         return Value(times);
       }
-      case 7: return profile({{"a", Value(1)}, {"z", Value(2)}});
-      case 8: return Value(true);
-      default: return Value(nullptr);
+      case 7:
+        return profile({{"a", Value(1)}, {"z", Value(2)}});
+      case 8:
+        return Value(true);
+      default:
+        return Value(nullptr);
     }
   };
   TreeResolver tree(catalog);
