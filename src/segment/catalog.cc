@@ -287,8 +287,8 @@ void Catalog::answer_all(std::span<const model::SegmentOrdinal> ordinals,
                          SegmentAnswer* out) const {
   const model::Value* slots[kMaxFieldSlots];
   FieldReader fields(profile, slots, reader_slots());
-  // Per thread (the catalog is shared by readers): an included segment evaluated once per
-  // profile however many segments of the batch include it, or are it.
+  // Scratch kept per thread, so answer_all stays const: an included segment is evaluated once
+  // per profile however many segments of the batch include it, or are it.
   thread_local std::vector<PlanMemo> memo;
   thread_local std::uint64_t generation = 0;
   if (memo.size() < plans_.size()) memo.resize(plans_.size());

@@ -287,12 +287,12 @@ Status decode_ordinal_times_v2(std::string_view& in, std::string_view what,
   TimestampMs at = 0;
   while (!list.empty()) {
     SHOAL_ASSIGN_OR_RETURN(std::uint64_t gap, get_varint(list));
-    SHOAL_ASSIGN_OR_RETURN(std::int64_t delta, get_svarint(list));
+    SHOAL_ASSIGN_OR_RETURN(std::uint64_t zigzag_delta, get_varint(list));
     if (gap > UINT32_MAX || next_ordinal + gap > UINT32_MAX) {
       return corrupt(std::string(what) + " list");
     }
     const std::uint64_t ordinal = next_ordinal + gap;
-    at = static_cast<TimestampMs>(static_cast<std::uint64_t>(at) + static_cast<std::uint64_t>(delta));
+    at = model::ordinal_times_detail::add_delta(at, zigzag_delta);
     builder.append(model::SegmentOrdinal{static_cast<std::uint32_t>(ordinal)}, at);
     next_ordinal = ordinal + 1;
   }

@@ -55,16 +55,23 @@ TEST(CodecTest, EveryTruncationIsReportedAsCorruption) {
   }
 }
 
-TEST(CodecTest, DecodesFormatOneProfiles) {
-  // Format 1 wrote memberships and timers as counted (ordinal, zigzag instant) lists; stores
-  // written before format 2 must still load.
-  std::string bytes(1, '\x01');
+// An older profile record up to its memberships: id 42, created 1000, modified 5000, change
+// counter 7, no identities, no fields.
+std::string old_profile_header(char format) {
+  std::string bytes(1, format);
   put_varint(bytes, 42);                 // id
   put_varint(bytes, zigzag(1000));       // created
   put_varint(bytes, zigzag(4000));       // modified - created
   put_varint(bytes, 7);                  // change counter
   put_varint(bytes, 0);                  // identities
   put_varint(bytes, 0);                  // fields
+  return bytes;
+}
+
+TEST(CodecTest, DecodesFormatOneProfiles) {
+  // Format 1 wrote memberships and timers as counted (ordinal, zigzag instant) lists; stores
+  // written before format 2 must still load.
+  std::string bytes = old_profile_header('\x01');
   put_varint(bytes, 2);                  // memberships
   put_varint(bytes, 3);
   put_varint(bytes, zigzag(4500));
@@ -96,13 +103,7 @@ TEST(CodecTest, DecodesFormatOneProfiles) {
 TEST(CodecTest, DecodesFormatTwoProfiles) {
   // Format 2 stored each list as its byte count, then varint(ordinal gap) and zigzag
   // varint(instant delta) per entry; stores written before format 3 must still load.
-  std::string header(1, '\x02');
-  put_varint(header, 42);                // id
-  put_varint(header, zigzag(1000));      // created
-  put_varint(header, zigzag(4000));      // modified - created
-  put_varint(header, 7);                 // change counter
-  put_varint(header, 0);                 // identities
-  put_varint(header, 0);                 // fields
+  const std::string header = old_profile_header('\x02');
   std::string bytes = header;
   std::string members;
   put_varint(members, 3);                // ordinal 3
