@@ -770,31 +770,33 @@ void Engine::evaluate_profile(CachedProfile& cached,
   // fields only, never memberships, so the changes below cannot affect a later answer).
   catalog_.evaluate_with_next_change(segments, source, at, scratch_answers_);
   // `segments`, memberships and timers are all sorted by ordinal: one merge walk over each.
-  // The lists are kept encoded (model/ordinal_times.h); a list is rewritten only from its
-  // first change on (most evaluations change neither).
+  // The lists are kept encoded (model/ordinal_times.h): each is decoded into an array in one
+  // tight loop, walked there, and re-encoded only when it changed (most evaluations change
+  // neither); an iterator's step per entry was ~15% of the engine thread's instructions.
   assert(std::is_sorted(segments.begin(), segments.end()));
-  model::OrdinalTimes::Builder& members = scratch_memberships_;
-  model::OrdinalTimes::Builder& timers = scratch_timers_;
-  auto m = p.memberships.begin();
-  const auto m_end = p.memberships.end();
-  auto t = p.timers.begin();
-  const auto t_end = p.timers.end();
+  const std::size_t room = segments.size();
+  auto decode = [room](const model::OrdinalTimes& list, std::vector<model::OrdinalTime>& old,
+                       std::vector<model::OrdinalTime>& updated) {
+    if (old.size() < list.bytes().size()) old.resize(list.bytes().size());
+    const std::size_t n = list.decode_to(old.data());
+    if (updated.size() < n + room) updated.resize(n + room);
+    return n;
+  };
+  const std::size_t member_count = decode(p.memberships, scratch_old_members_, scratch_new_members_);
+  const std::size_t timer_count = decode(p.timers, scratch_old_timers_, scratch_new_timers_);
+  const model::OrdinalTime* m = scratch_old_members_.data();
+  const model::OrdinalTime* const m_end = m + member_count;
+  const model::OrdinalTime* t = scratch_old_timers_.data();
+  const model::OrdinalTime* const t_end = t + timer_count;
+  // The new lists, written whether or not they change (cheaper than deciding).
+  model::OrdinalTime* members = scratch_new_members_.data();
+  model::OrdinalTime* timers = scratch_new_timers_.data();
   bool members_changed = false;
   bool timers_changed = false;
-  auto change_members = [&] {
-    if (members_changed) return;
-    members_changed = true;
-    members.clear();
-    members.copy_prefix(m);
-  };
   for (std::size_t i = 0; i < segments.size(); ++i) {
     const model::SegmentOrdinal ordinal = segments[i];
-    for (; m != m_end && m->segment < ordinal; ++m) {
-      if (members_changed) members.append(*m);
-    }
-    for (; t != t_end && t->segment < ordinal; ++t) {
-      if (timers_changed) timers.append(*t);
-    }
+    for (; m != m_end && m->segment < ordinal; ++m) *members++ = *m;
+    for (; t != t_end && t->segment < ordinal; ++t) *timers++ = *t;
     const bool was = m != m_end && m->segment == ordinal;
     TimestampMs next = model::kNoTime;
     bool member = was;
@@ -805,37 +807,37 @@ void Engine::evaluate_profile(CachedProfile& cached,
       member = answer.member;
       if (member && !was) {
         ++p.change_counter;
-        change_members();
-        members.append(ordinal, at);
+        members_changed = true;
+        *members++ = model::OrdinalTime{ordinal, at};
         emit(p, ordinal, TriggerEvent::kEnter, TriggerReason::kEval, at, at);
       } else if (!member && was) {
         ++p.change_counter;
-        change_members();
+        members_changed = true;
         emit(p, ordinal, TriggerEvent::kExit, TriggerReason::kEval, at, /*entered=*/m->at);
       }
     }
     if (was) {
-      if (member && members_changed) members.append(*m);
+      if (member) *members++ = *m;
       ++m;
     }
     // A removed segment keeps no timer.
     const bool had_timer = t != t_end && t->segment == ordinal;
     const TimestampMs before = had_timer ? t->at : model::kNoTime;
-    if (next != before && !timers_changed) {
-      timers_changed = true;
-      timers.clear();
-      timers.copy_prefix(t);
-    }
+    if (next != before) timers_changed = true;
     if (had_timer) ++t;
-    if (next != model::kNoTime && timers_changed) timers.append(ordinal, next);
+    if (next != model::kNoTime) *timers++ = model::OrdinalTime{ordinal, next};
   }
   if (members_changed) {
-    for (; m != m_end; ++m) members.append(*m);
-    p.memberships.assign(members);
+    for (; m != m_end; ++m) *members++ = *m;
+    scratch_list_builder_.clear();
+    scratch_list_builder_.append_all(scratch_new_members_.data(), members);
+    p.memberships.assign(scratch_list_builder_);
   }
   if (timers_changed) {
-    for (; t != t_end; ++t) timers.append(*t);
-    p.timers.assign(timers);
+    for (; t != t_end; ++t) *timers++ = *t;
+    scratch_list_builder_.clear();
+    scratch_list_builder_.append_all(scratch_new_timers_.data(), timers);
+    p.timers.assign(scratch_list_builder_);
   }
   const bool changed = members_changed || timers_changed;
   if (changed) mark_dirty(cached);

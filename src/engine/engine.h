@@ -450,9 +450,12 @@ class Engine {
   std::uint64_t profile_count_ = 0;
   std::vector<model::SegmentOrdinal> scratch_segments_;
   std::vector<segment::SegmentAnswer> scratch_answers_;
-  // evaluate_profile's new membership and timer lists, reused.
-  model::OrdinalTimes::Builder scratch_memberships_;
-  model::OrdinalTimes::Builder scratch_timers_;
+  // evaluate_profile's decoded membership and timer lists, old and new, and its encoder; reused.
+  std::vector<model::OrdinalTime> scratch_old_members_;
+  std::vector<model::OrdinalTime> scratch_new_members_;
+  std::vector<model::OrdinalTime> scratch_old_timers_;
+  std::vector<model::OrdinalTime> scratch_new_timers_;
+  model::OrdinalTimes::Builder scratch_list_builder_;
   // Cache sizes above which the next eviction pass runs, when the last one could not get under
   // the limit (0: the limit itself). See evict_if_needed.
   std::size_t evict_profiles_above_ = 0;

@@ -25,15 +25,61 @@ void OrdinalTimes::Builder::grow(std::size_t bytes) {
   capacity_ = capacity;
 }
 
-void OrdinalTimes::Builder::copy_prefix(const Iterator& upto) {
-  assert(size_ == 0);
-  const auto n = static_cast<std::size_t>(upto.pos_ - upto.begin_);
-  reserve(n);
-  if (n > 0) std::memcpy(buffer_.get(), upto.begin_, n);
-  size_ = n;
-  next_ordinal_ = upto.base_ordinal_;
-  previous_at_ = upto.base_at_;
-  min_at_ = upto.prefix_min_;
+void OrdinalTimes::Builder::append_all(const OrdinalTime* begin, const OrdinalTime* end) {
+  using namespace ordinal_times_detail;
+  reserve(size_ + static_cast<std::size_t>(end - begin) * kMaxEntryBytes);
+  char* p = buffer_.get() + size_;
+  std::uint64_t next_ordinal = next_ordinal_;
+  TimestampMs previous_at = previous_at_;
+  TimestampMs min_at = min_at_;
+  for (const OrdinalTime* e = begin; e != end; ++e) {
+    assert(e->segment.value >= next_ordinal);
+    const std::uint64_t gap = e->segment.value - next_ordinal;
+    const std::uint64_t delta = zigzag(static_cast<std::int64_t>(
+        static_cast<std::uint64_t>(e->at) - static_cast<std::uint64_t>(previous_at)));
+    const unsigned length = delta_bytes(delta);
+    if (gap < kGapEscape) [[likely]] {
+      *p++ = static_cast<char>(gap | (length << 4));
+    } else {
+      *p++ = static_cast<char>(kGapEscape | (length << 4));
+      p = write_varint(p, gap - kGapEscape);
+    }
+    std::memcpy(p, &delta, 8);  // the bytes past `length` are overwritten by the next entry
+    p += length;
+    next_ordinal = std::uint64_t{e->segment.value} + 1;
+    previous_at = e->at;
+    min_at = std::min(min_at, e->at);
+  }
+  size_ = static_cast<std::size_t>(p - buffer_.get());
+  next_ordinal_ = next_ordinal;
+  previous_at_ = previous_at;
+  min_at_ = min_at;
+}
+
+std::size_t OrdinalTimes::decode_to(OrdinalTime* out) const {
+  using namespace ordinal_times_detail;
+  const char* p = bytes_.data();
+  const char* const end = p + bytes_.size();
+  OrdinalTime* o = out;
+  std::uint64_t next_ordinal = 0;
+  TimestampMs at = 0;
+  while (p != end) {
+    const auto tag = static_cast<std::uint8_t>(*p++);
+    std::uint64_t gap = tag & 0x0f;
+    if (gap == kGapEscape) [[unlikely]] {
+      const auto first = static_cast<std::uint8_t>(*p++);
+      gap += (first & 0x80) ? read_long_varint(p, first) : first;
+    }
+    const std::uint64_t ordinal = next_ordinal + gap;
+    const unsigned length = tag >> 4;
+    at = add_delta(at, read_delta(p, end, length));
+    p += length;
+    o->segment.value = static_cast<std::uint32_t>(ordinal);
+    o->at = at;
+    ++o;
+    next_ordinal = ordinal + 1;
+  }
+  return static_cast<std::size_t>(o - out);
 }
 
 bool OrdinalTimes::parse(std::string_view bytes, OrdinalTimes& out) {

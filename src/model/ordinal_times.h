@@ -95,7 +95,6 @@ class OrdinalTimes {
     const OrdinalTime& operator*() const { return current_; }
     const OrdinalTime* operator->() const { return &current_; }
     Iterator& operator++() {
-      prefix_min_ = std::min(prefix_min_, current_.at);
       pos_ = next_;
       decode();
       return *this;
@@ -105,14 +104,8 @@ class OrdinalTimes {
    private:
     friend class OrdinalTimes;
     friend class OrdinalTimes::Builder;
-    Iterator(const char* begin, const char* pos, const char* end)
-        : begin_(begin), pos_(pos), end_(end) {
-      decode();
-    }
-    // Inline: the engine walks both lists of a profile on every evaluation.
-    [[gnu::always_inline]] void decode() {
-      base_ordinal_ = next_ordinal_;
-      base_at_ = current_.at;
+    Iterator(const char* pos, const char* end) : pos_(pos), end_(end) { decode(); }
+    void decode() {
       if (pos_ == end_) return;
       const char* p = pos_;
       const auto tag = static_cast<std::uint8_t>(*p++);
@@ -137,16 +130,11 @@ class OrdinalTimes {
       return ordinal_times_detail::read_long_varint(p, first);
     }
 
-    const char* begin_ = nullptr;  // the list's first byte
-    const char* pos_ = nullptr;    // the current entry's first byte (end_: past the end)
-    const char* next_ = nullptr;   // the next entry's first byte
+    const char* pos_ = nullptr;   // the current entry's first byte (end_: past the end)
+    const char* next_ = nullptr;  // the next entry's first byte
     const char* end_ = nullptr;
     std::uint64_t next_ordinal_ = 0;  // the smallest ordinal the next entry may have
     OrdinalTime current_;
-    // The encoder's state before the current entry: what a copy of [begin_, pos_) leaves.
-    std::uint64_t base_ordinal_ = 0;
-    TimestampMs base_at_ = 0;
-    TimestampMs prefix_min_ = kNoTime;  // the smallest instant before the current entry
   };
 
   // Appends entries in increasing ordinal order; OrdinalTimes::assign takes them. Meant to be
@@ -183,10 +171,9 @@ class OrdinalTimes {
       min_at_ = std::min(min_at_, at);
     }
     void append(const OrdinalTime& entry) { append(entry.segment, entry.at); }
-    // Starts the builder (it must be empty) with the entries of a list before `upto`, an
-    // iterator of that list reached from its begin(), copied as bytes: a walk that finds its
-    // first change part-way through a list re-encodes only from there on.
-    void copy_prefix(const Iterator& upto);
+    // Appends entries in increasing ordinal order (each above the last appended): one loop
+    // with one capacity check, for the engine's rewrite of a whole list.
+    void append_all(const OrdinalTime* begin, const OrdinalTime* end);
     std::string_view bytes() const { return std::string_view(buffer_.get(), size_); }
 
    private:
@@ -209,14 +196,16 @@ class OrdinalTimes {
   // when `bytes` is not one.
   static bool parse(std::string_view bytes, OrdinalTimes& out);
 
-  Iterator begin() const {
-    return Iterator(bytes_.data(), bytes_.data(), bytes_.data() + bytes_.size());
-  }
+  Iterator begin() const { return Iterator(bytes_.data(), bytes_.data() + bytes_.size()); }
   Iterator end() const {
     const char* e = bytes_.data() + bytes_.size();
-    return Iterator(bytes_.data(), e, e);
+    return Iterator(e, e);
   }
   bool empty() const { return bytes_.empty(); }
+  // Decodes every entry into `out`, which must have room for bytes().size() of them (an entry
+  // takes at least a byte); returns how many there are. One tight loop: the engine decodes
+  // both lists of a profile on every evaluation.
+  std::size_t decode_to(OrdinalTime* out) const;
   std::size_t size() const;  // counts (decodes) the entries
 
   std::optional<TimestampMs> find(SegmentOrdinal segment) const;

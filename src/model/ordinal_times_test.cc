@@ -163,42 +163,48 @@ TEST(OrdinalTimesTest, RandomOperationsMatchAMap) {
   }
 }
 
-TEST(OrdinalTimesTest, ABuilderContinuesFromAnyCopiedPrefix) {
+TEST(OrdinalTimesTest, BulkDecodeAndEncodeMatchTheEntryByEntryForms) {
   std::mt19937_64 rng(7);
-  std::uniform_int_distribution<TimestampMs> instant(-1'000'000, 1'000'000);
-  OrdinalTimes::Builder source;
-  std::vector<OrdinalTime> entries;
-  for (std::uint32_t s = 0; s < 30; s += 1 + static_cast<std::uint32_t>(rng() % 4)) {
-    entries.push_back({ord(s), s % 3 == 0 ? 500 : instant(rng)});
-    source.append(entries.back());
-  }
-  OrdinalTimes times;
-  times.assign(source);
-  for (std::size_t k = 0; k <= entries.size(); ++k) {
-    auto it = times.begin();
-    for (std::size_t i = 0; i < k; ++i) ++it;
-    // The prefix, then the same rest: the same list.
-    OrdinalTimes::Builder same;
-    same.copy_prefix(it);
-    for (auto rest = it; rest != times.end(); ++rest) same.append(*rest);
-    OrdinalTimes copy;
-    copy.assign(same);
-    EXPECT_EQ(copy, times) << "prefix of " << k;
-    EXPECT_EQ(copy.min_at(), times.min_at()) << "prefix of " << k;
-    // The prefix, then the rest with the entry at k replaced: what set() makes.
-    if (k < entries.size()) {
-      OrdinalTimes::Builder changed;
-      changed.copy_prefix(it);
-      changed.append(entries[k].segment, -77);
-      auto rest = it;
-      for (++rest; rest != times.end(); ++rest) changed.append(*rest);
-      OrdinalTimes expected = times;
-      expected.set(entries[k].segment, -77);
-      OrdinalTimes got;
-      got.assign(changed);
-      EXPECT_EQ(got, expected) << "entry " << k;
-      EXPECT_EQ(got.min_at(), expected.min_at()) << "entry " << k;
+  const TimestampMs extremes[] = {std::numeric_limits<TimestampMs>::min(),
+                                  std::numeric_limits<TimestampMs>::max(), 0, -1, 1};
+  for (int round = 0; round < 200; ++round) {
+    // Gaps from 0 to past the tag's inline range (15) and up to 32 bits; repeated, small,
+    // negative and extreme instants.
+    std::vector<OrdinalTime> entries;
+    std::uint64_t next = rng() % 3 == 0 ? UINT32_MAX - 40 : rng() % 20;
+    const std::size_t count = rng() % 40;
+    for (std::size_t i = 0; i < count && next <= UINT32_MAX; ++i) {
+      TimestampMs at;
+      switch (rng() % 4) {
+        case 0: at = entries.empty() ? 500 : entries.back().at; break;
+        case 1: at = extremes[rng() % 5]; break;
+        case 2: at = static_cast<TimestampMs>(rng()); break;
+        default: at = 1'700'000'000'000 + static_cast<TimestampMs>(rng() % 100'000); break;
+      }
+      entries.push_back({ord(static_cast<std::uint32_t>(next)), at});
+      const std::uint64_t gap = rng() % 5 == 0 ? rng() % 1000 : rng() % 16;
+      next += 1 + gap;
     }
+    OrdinalTimes::Builder one_by_one;
+    for (const OrdinalTime& e : entries) one_by_one.append(e);
+    // append_all after some single appends continues the same encoding.
+    const std::size_t split = entries.empty() ? 0 : rng() % (entries.size() + 1);
+    OrdinalTimes::Builder bulk;
+    for (std::size_t i = 0; i < split; ++i) bulk.append(entries[i]);
+    bulk.append_all(entries.data() + split, entries.data() + entries.size());
+    ASSERT_EQ(bulk.bytes(), one_by_one.bytes()) << "round " << round;
+    OrdinalTimes times;
+    times.assign(bulk);
+    TimestampMs least = kNoTime;
+    for (const OrdinalTime& e : entries) least = std::min(least, e.at);
+    EXPECT_EQ(times.min_at(), least) << "round " << round;
+
+    std::vector<OrdinalTime> decoded(times.bytes().size() + 1, OrdinalTime{ord(99), 99});
+    const std::size_t n = times.decode_to(decoded.data());
+    ASSERT_EQ(n, entries.size()) << "round " << round;
+    decoded.resize(n);
+    EXPECT_EQ(decoded, entries) << "round " << round;
+    EXPECT_EQ(std::vector<OrdinalTime>(times.begin(), times.end()), entries) << "round " << round;
   }
 }
 
