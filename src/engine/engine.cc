@@ -782,7 +782,8 @@ void Engine::evaluate_profile(CachedProfile& cached,
     if (updated.size() < n + room) updated.resize(n + room);
     return n;
   };
-  const std::size_t member_count = decode(p.memberships, scratch_old_members_, scratch_new_members_);
+  const std::size_t member_count =
+      decode(p.memberships, scratch_old_members_, scratch_new_members_);
   const std::size_t timer_count = decode(p.timers, scratch_old_timers_, scratch_new_timers_);
   const model::OrdinalTime* m = scratch_old_members_.data();
   const model::OrdinalTime* const m_end = m + member_count;

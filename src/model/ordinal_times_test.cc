@@ -176,10 +176,18 @@ TEST(OrdinalTimesTest, BulkDecodeAndEncodeMatchTheEntryByEntryForms) {
     for (std::size_t i = 0; i < count && next <= UINT32_MAX; ++i) {
       TimestampMs at;
       switch (rng() % 4) {
-        case 0: at = entries.empty() ? 500 : entries.back().at; break;
-        case 1: at = extremes[rng() % 5]; break;
-        case 2: at = static_cast<TimestampMs>(rng()); break;
-        default: at = 1'700'000'000'000 + static_cast<TimestampMs>(rng() % 100'000); break;
+        case 0:
+          at = entries.empty() ? 500 : entries.back().at;
+          break;
+        case 1:
+          at = extremes[rng() % 5];
+          break;
+        case 2:
+          at = static_cast<TimestampMs>(rng());
+          break;
+        default:
+          at = 1'700'000'000'000 + static_cast<TimestampMs>(rng() % 100'000);
+          break;
       }
       entries.push_back({ord(static_cast<std::uint32_t>(next)), at});
       const std::uint64_t gap = rng() % 5 == 0 ? rng() % 1000 : rng() % 16;

@@ -298,6 +298,7 @@ void Catalog::answer_all(std::span<const model::SegmentOrdinal> ordinals,
     answer = SegmentAnswer{};
     const Plan* p = plan(ordinals[i]);
     if (p == nullptr) continue;
+    if (p->answer_directly(fields, now, answer.member, answer.next_change)) continue;
     answer.member = p->evaluate(fields, now);
     if (p->time_dependent()) answer.next_change = p->next_change(fields, now, answer.member);
   }

@@ -60,6 +60,35 @@ void Plan::compile(ConditionPtr condition, const Linker& linker) {
     const bool inner = n.op == Op::kTrue || n.op == Op::kAnd || n.op == Op::kOr || n.op == Op::kNot;
     if (!inner && n.time_dependent) time_leaves_.push_back(i);
   }
+  direct_ = nodes_.size() == 1 && nodes_[0].op == Op::kFieldNow && nodes_[0].fixed_offset;
+}
+
+bool Plan::answer_directly(FieldReader& fields, TimestampMs now, bool& member,
+                           TimestampMs& next) const {
+  if (!direct_) return false;
+  const Node& n = nodes_[0];
+  const Value* value = fields.find(n.slot, n.field);
+  if (value == nullptr || !(value->is_date() || value->is_int())) return false;
+  const TimestampMs m = value->is_date() ? value->as_date() : value->as_int();
+  if (m >= kSafeMs || m <= -kSafeMs || now >= kSafeMs || now <= -kSafeMs) return false;
+  // As field_now_change: now + offset meets m at m - offset and passes it a millisecond later;
+  // in range, now + offset does not saturate, so this is eval_field_now's answer.
+  auto holds = [&](TimestampMs t) { return test(n.compare, sign(m, t + n.offset)); };
+  member = holds(now);
+  const TimestampMs meet = m - n.offset;
+  next = model::kNoTime;
+  if (meet > now && holds(meet) != member) {
+    next = meet;
+  } else if (meet + 1 > now && holds(meet + 1) != member) {
+    next = meet + 1;
+  }
+  if (PlanMemo* memo = fields.memo(memo_slot_, now)) {
+    memo->member = member;
+    memo->member_generation = fields.generation();
+    memo->change = next;
+    memo->change_generation = fields.generation();
+  }
+  return true;
 }
 
 std::uint32_t Plan::add(const Condition& c, const Linker& linker) {
@@ -110,6 +139,9 @@ std::uint32_t Plan::add(const Condition& c, const Linker& linker) {
           n.op = Op::kFieldNow;
           // now() is "now" with no offset.
           n.math = right.kind == ExprKind::kDateMath ? right.date_math : DateMath{};
+          n.fixed_offset =
+              !n.math.calendar() && n.math.fixed_ms() < kSafeMs && n.math.fixed_ms() > -kSafeMs;
+          if (n.fixed_offset) n.offset = n.math.fixed_ms();
         }
       } else if (c.kind == ConditionKind::kCompare && left.kind == ExprKind::kCall &&
                  left.function == Function::kCountSince &&

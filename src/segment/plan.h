@@ -116,6 +116,12 @@ class Plan {
 
   bool time_dependent() const { return !time_leaves_.empty(); }
 
+  // evaluate() and next_change() at once, in closed form, for a plan that is one date field
+  // compared with now plus a fixed offset (`last_seen > "now-7d"`: the commonest time-dependent
+  // segment, where the general path took ~250 instructions). False when the plan is not of that
+  // shape or the field is not a date or integer within range: then ask evaluate and next_change.
+  bool answer_directly(FieldReader& fields, TimestampMs now, bool& member, TimestampMs& next) const;
+
   // The plan's entry in a FieldReader's memo (the Catalog numbers its plans by ordinal); plans
   // without one are never memoized.
   void set_memo_slot(std::uint32_t slot) { memo_slot_ = slot; }
@@ -149,6 +155,8 @@ class Plan {
     std::uint32_t literals_begin = 0;        // kFieldIn: range of literals_
     std::uint32_t literals_end = 0;
     DateMath math;                           // kFieldNow, kCountSince
+    bool fixed_offset = false;               // kFieldNow: math is `offset` ms, within range
+    TimestampMs offset = 0;
     const Condition* atom = nullptr;         // the parsed atom (all atoms)
     const Plan* include = nullptr;           // kInclude
   };
@@ -174,6 +182,7 @@ class Plan {
   std::vector<const model::Value*> literals_;
   std::vector<std::uint32_t> time_leaves_;  // time-dependent atoms and INCLUDEs
   std::uint32_t memo_slot_ = UINT32_MAX;
+  bool direct_ = false;  // one kFieldNow node with a fixed offset: answer_directly applies
 };
 
 }  // namespace shoal::segment

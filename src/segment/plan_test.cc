@@ -294,6 +294,69 @@ TEST(PlanTest, SpecialisedAtomsAgreeWithTheTreeOnEveryValueKind) {
   }
 }
 
+// A date field against now plus a fixed offset is answered in closed form in batches
+// (Plan::answer_directly): every operator and offset sign, dates and epoch integers, the edges
+// of the range the closed form accepts, and the values it leaves to the general path, each
+// compared with evaluate/next_change (checked against the tree elsewhere) and, near ordinary
+// instants, with the tree millisecond by millisecond.
+TEST(PlanTest, DateAgainstAFixedOffsetAnswersInClosedFormAsTheGeneralPath) {
+  const TimestampMs base = 1'700'000'000'000;
+  Catalog catalog;
+  std::vector<std::string> texts;
+  const char* ops[] = {"==", "!=", ">", ">=", "<", "<="};
+  const char* offsets[] = {"\"now-2s\"", "\"now+1s\"", "now()", "\"now-0s\""};
+  int k = 0;
+  for (const char* op : ops) {
+    for (const char* offset : offsets) {
+      texts.push_back(std::string("FILTER f ") + op + " " + offset + " ALIAS s" +
+                      std::to_string(k++));
+    }
+  }
+  register_all(catalog, texts);
+  const TimestampMs safe = TimestampMs{1} << 61;
+  const std::vector<Value> values = {
+      Value(model::Date{base}),
+      Value(base + 1500),
+      Value(model::Date{base - 7}),
+      Value(model::Date{safe - 1}),
+      Value(model::Date{safe}),
+      Value(-safe + 1),
+      Value(-safe),
+      Value(model::Date{INT64_MAX}),
+      Value(INT64_MIN),
+      Value("2023-11-14T22:13:21.500Z"),
+      Value(4.5),
+      Value(nullptr),
+  };
+  const std::vector<SegmentOrdinal> all = catalog.ordinals();
+  std::vector<SegmentAnswer> batch;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    Value p = profile({{"f", values[i]}});
+    model::MapFieldSource source(p);
+    for (TimestampMs now :
+         {base - 3000, base, base + 1, base + 5000, safe - 2, safe, -safe + 1, INT64_MIN + 1}) {
+      catalog.evaluate_with_next_change(all, source, now, batch);
+      for (std::size_t j = 0; j < all.size(); ++j) {
+        const std::string context = catalog.get(all[j])->alias + " value " + std::to_string(i) +
+                                    " now " + std::to_string(now);
+        EXPECT_EQ(batch[j].member, catalog.evaluate(all[j], source, now)) << context;
+        EXPECT_EQ(batch[j].next_change, catalog.next_change(all[j], source, now)) << context;
+      }
+    }
+    if (i < 3) {
+      check_against_brute_force(catalog, source, base - 3000, base + 3000, 1,
+                                "value " + std::to_string(i));
+    }
+  }
+  Value empty = profile({});
+  model::MapFieldSource none(empty);
+  catalog.evaluate_with_next_change(all, none, base, batch);
+  for (std::size_t j = 0; j < all.size(); ++j) {
+    EXPECT_EQ(batch[j].member, catalog.evaluate(all[j], none, base));
+    EXPECT_EQ(batch[j].next_change, catalog.next_change(all[j], none, base));
+  }
+}
+
 // A long series: the closed form reads the k-th newest timestamp, and is still exact.
 TEST(PlanTest, CountSinceOverALongSeriesIsExact) {
   const TimestampMs day = 86'400'000, now = 1'700'000'000'000;
