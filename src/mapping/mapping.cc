@@ -544,6 +544,38 @@ class EventFieldSource final : public model::FieldSource {
   model::Value ts_;
 };
 
+// Copies `value` into `out` when it already has `kind` (or is a date for a []time column), so a
+// reused slot keeps its string or list capacity; false when it needs a conversion.
+bool assign_same_kind(const model::Value& value, Kind kind, model::Value& out) {
+  bool same = false;
+  switch (kind) {
+    case Kind::kString:
+      same = value.is_string();
+      break;
+    case Kind::kInt:
+      same = value.is_int();
+      break;
+    case Kind::kNumber:
+      same = value.is_number();
+      break;
+    case Kind::kDate:
+      same = value.is_date();
+      break;
+    case Kind::kTimeList:
+      if (!value.is_date()) return false;
+      if (out.is_times()) {
+        out.as_times().assign(1, value.as_date());
+      } else {
+        out = model::Value(model::TimeSeries{value.as_date()});
+      }
+      return true;
+    default:
+      break;
+  }
+  if (same) out = value;
+  return same;
+}
+
 // Converts to `kind`, skipping the general conversion when the value already has that kind.
 Result<model::Value> to_kind(const model::Value& value, Kind kind) {
   switch (kind) {
@@ -706,26 +738,29 @@ void apply_mapping(const Mapping& mapping, const model::Value& event, TimestampM
       value = column_value(column, source, now, scratch);
       if (value == nullptr || value->is_null()) continue;
     }
-    Result<model::Value> typed = model::Value();
+    // Written into the next slot (reused from the previous event), which is kept only if the
+    // value fits the column's kind.
+    if (used_fields == out.fields.size()) out.fields.emplace_back();
+    MappedField& field = out.fields[used_fields];
+    model::Value& typed = field.value.value;
     if (column.aggregate == Aggregate::kCount) {
       typed = column.kind == Kind::kNumber ? model::Value(1.0)
                                            : model::Value(static_cast<std::int64_t>(1));
-    } else {
-      typed = to_kind(*value, column.kind);
-    }
-    if (!typed.ok()) {
-      drop(out, column, typed.error().message);
-      continue;
+    } else if (!assign_same_kind(*value, column.kind, typed)) {
+      Result<model::Value> converted = to_kind(*value, column.kind);
+      if (!converted.ok()) {
+        drop(out, column, converted.error().message);
+        continue;
+      }
+      typed = std::move(*converted);
     }
     // An empty set or series changes nothing: leave the profile untouched.
-    if ((typed->is_list() && typed->as_list().empty() && column.aggregate == Aggregate::kSet) ||
-        (typed->is_times() && typed->as_times().empty())) {
+    if ((typed.is_list() && typed.as_list().empty() && column.aggregate == Aggregate::kSet) ||
+        (typed.is_times() && typed.as_times().empty())) {
       continue;
     }
-    if (used_fields == out.fields.size()) out.fields.emplace_back();
-    MappedField& field = out.fields[used_fields++];
+    ++used_fields;
     field.name.assign(column.name);
-    field.value.value = std::move(*typed);
     field.value.ts = event_ts;
     field.value.seq = seq;
     field.value.merge = column.merge;

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 namespace shoal::mapping {
@@ -89,6 +90,50 @@ TEST(MappingTest, ReusedMappedEventHoldsOnlyTheLatestEvent) {
             (model::FieldValue{model::Value(std::int64_t{3}), 20, 2, model::MergeOp::kLatest}));
   EXPECT_TRUE(out.dropped.empty());
   EXPECT_EQ(out.fields.capacity(), capacity);
+}
+
+// The engine reuses one MappedEvent: a slot that held one kind (or a dropped value) must not
+// leak into the next event. Each event's output through the reused slots equals a fresh one.
+TEST(MappingTest, ReusedSlotsAnswerAsFreshOnesWhateverTheEarlierKinds) {
+  auto mapping = parse_mapping(
+      "SELECT id, s, n KIND int, x KIND number, d KIND date, append(d) AS series, "
+      "set(tag) AS tags, count(*) AS seen, sum(x) AS total, min(n) AS least "
+      "FROM s INTO user BY id");
+  ASSERT_TRUE(mapping.ok()) << mapping.error().message;
+  const std::vector<model::Value> choices = {
+      model::Value(nullptr),
+      model::Value("text long enough to live on the heap, not in the string"),
+      model::Value("7"),
+      model::Value(std::int64_t{7}),
+      model::Value(2.5),
+      model::Value(model::Date{1'700'000'000'000}),
+      model::Value("2023-11-14T22:13:20Z"),
+      model::Value(model::ValueList{model::Value("a"), model::Value("b")}),
+      model::Value(model::ValueList{}),
+      model::Value(true),
+  };
+  const char* names[] = {"s", "n", "x", "d", "tag"};
+  std::mt19937_64 rng(5);
+  MappedEvent reused;
+  for (int i = 0; i < 400; ++i) {
+    model::ValueMap entries{{"id", model::Value("u" + std::to_string(i % 3))}};
+    for (const char* name : names) {
+      if (rng() % 4 != 0) entries.emplace_back(name, choices[rng() % choices.size()]);
+    }
+    const model::Value event = event_of(std::move(entries));
+    MappedEvent fresh;
+    apply_mapping(*mapping, event, 100 + i, 100 + i, static_cast<std::uint64_t>(i), fresh);
+    apply_mapping(*mapping, event, 100 + i, 100 + i, static_cast<std::uint64_t>(i), reused);
+    ASSERT_EQ(reused.where_matched, fresh.where_matched) << "event " << i;
+    ASSERT_EQ(reused.identities, fresh.identities) << "event " << i;
+    ASSERT_EQ(reused.fields.size(), fresh.fields.size()) << "event " << i;
+    for (std::size_t k = 0; k < fresh.fields.size(); ++k) {
+      EXPECT_EQ(reused.fields[k].name, fresh.fields[k].name) << "event " << i;
+      EXPECT_EQ(reused.fields[k].value, fresh.fields[k].value)
+          << "event " << i << " field " << fresh.fields[k].name;
+    }
+    ASSERT_EQ(reused.dropped.size(), fresh.dropped.size()) << "event " << i;
+  }
 }
 
 TEST(MappingTest, WhereRejectionLeavesNothingFromAnEarlierEvent) {

@@ -2,9 +2,13 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <string_view>
+#include <vector>
 
+#include "core/short_names.h"
 #include "core/time_format.h"
 #include "model/kind.h"
 
@@ -70,13 +74,45 @@ Result<Value> convert(simdjson::dom::element element, std::size_t depth, std::si
       if (element.get_object().get(object) != simdjson::SUCCESS) {
         return make_error(ErrorCode::kInvalidArgument, "malformed JSON object");
       }
-      ValueMap map;
-      map.reserve(object.size());
-      for (simdjson::dom::key_value_pair field : object) {
-        SHOAL_ASSIGN_OR_RETURN(Value v, convert(field.value, depth + 1, max_depth));
-        map.emplace_back(std::string(field.key), std::move(v));
+      // The members are put in key order (ValueMap's) before their values are built: sorting
+      // built entries moved each string and value several times (~40% of parsing an event).
+      // A stable insertion sort keeps equal keys in document order; the last one wins, as
+      // normalize_map decides.
+      struct Member {
+        std::string_view key;
+        simdjson::dom::element value;
+      };
+      constexpr std::size_t kInline = 16;
+      Member inline_members[kInline];
+      std::vector<Member> heap_members;
+      Member* members = inline_members;
+      std::size_t n = 0;
+      if (object.size() <= kInline) {  // exact below simdjson's saturating count
+        for (simdjson::dom::key_value_pair field : object) {
+          const Member member{field.key, field.value};
+          std::size_t j = n++;
+          for (; j > 0 && name_less(member.key, members[j - 1].key); --j) {
+            members[j] = members[j - 1];
+          }
+          members[j] = member;
+        }
+      } else {
+        heap_members.reserve(object.size());
+        for (simdjson::dom::key_value_pair field : object) {
+          heap_members.push_back(Member{field.key, field.value});
+        }
+        std::stable_sort(heap_members.begin(), heap_members.end(),
+                         [](const Member& a, const Member& b) { return name_less(a.key, b.key); });
+        members = heap_members.data();
+        n = heap_members.size();
       }
-      normalize_map(map);
+      ValueMap map;
+      map.reserve(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        if (i + 1 < n && name_equal(members[i].key, members[i + 1].key)) continue;
+        SHOAL_ASSIGN_OR_RETURN(Value v, convert(members[i].value, depth + 1, max_depth));
+        map.emplace_back(std::string(members[i].key), std::move(v));
+      }
       return Value(std::move(map));
     }
   }

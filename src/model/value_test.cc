@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+#include <string>
+#include <vector>
+
 #include "model/json.h"
 #include "model/kind.h"
 #include "model/merge.h"
@@ -150,6 +154,57 @@ TEST(ValueTest, NormalizeMapSortsAndKeepsTheLastOfEqualKeysAtAnySize) {
     }
     if (n > 1) {
       EXPECT_EQ(map[1].second, Value(1)) << "n=" << n;
+    }
+  }
+}
+
+// Objects are put in key order while parsing: every size (the inline and the heap path),
+// keys in reverse, shuffled and repeated (the last wins), nested objects, byte order of
+// non-ASCII and prefix keys; each compared with the members built in document order and then
+// normalized.
+TEST(JsonTest, ObjectsComeOutSortedWithTheLastOfEqualKeysAtAnySize) {
+  std::mt19937_64 rng(3);
+  JsonParser parser;
+  for (int n : {0, 1, 2, 15, 16, 17, 40}) {
+    for (int round = 0; round < 20; ++round) {
+      std::vector<std::string> keys;
+      for (int i = 0; i < n; ++i) {
+        switch (rng() % 4) {
+          case 0:
+            keys.push_back("k" + std::to_string(rng() % 8));
+            break;  // repeats
+          case 1:
+            keys.push_back("k");
+            break;  // a prefix
+          case 2:
+            keys.push_back("\xc3\xa9t\xc3\xa9");
+            break;  // above ASCII
+          default:
+            keys.push_back("z" + std::to_string(n - i));
+            break;
+        }
+      }
+      std::string text = "{";
+      ValueMap expected;
+      for (int i = 0; i < n; ++i) {
+        if (i > 0) text += ",";
+        text += "\"" + keys[static_cast<std::size_t>(i)] + "\":";
+        if (i % 3 == 0) {
+          text += "{\"b\":" + std::to_string(i) + ",\"a\":" + std::to_string(-i) + "}";
+          ValueMap inner{{"b", Value(i)}, {"a", Value(-i)}};
+          normalize_map(inner);
+          expected.emplace_back(keys[static_cast<std::size_t>(i)], Value(std::move(inner)));
+        } else {
+          text += std::to_string(i);
+          expected.emplace_back(keys[static_cast<std::size_t>(i)], Value(i));
+        }
+      }
+      text += "}";
+      normalize_map(expected);
+      auto parsed = parser.parse(text);
+      ASSERT_TRUE(parsed.ok()) << text;
+      ASSERT_TRUE(parsed->is_map()) << text;
+      EXPECT_EQ(*parsed, Value(expected)) << text;
     }
   }
 }
