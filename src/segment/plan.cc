@@ -63,9 +63,8 @@ void Plan::compile(ConditionPtr condition, const Linker& linker) {
   direct_ = nodes_.size() == 1 && nodes_[0].op == Op::kFieldNow && nodes_[0].fixed_offset;
 }
 
-bool Plan::answer_directly(FieldReader& fields, TimestampMs now, bool& member,
-                           TimestampMs& next) const {
-  if (!direct_) return false;
+bool Plan::answer_in_closed_form(FieldReader& fields, TimestampMs now, bool& member,
+                                 TimestampMs& next) const {
   const Node& n = nodes_[0];
   const Value* value = fields.find(n.slot, n.field);
   if (value == nullptr || !(value->is_date() || value->is_int())) return false;
@@ -173,6 +172,9 @@ std::uint32_t Plan::add(const Condition& c, const Linker& linker) {
 }
 
 bool Plan::eval(std::uint32_t index, FieldReader& fields, TimestampMs now) const {
+  // Only the inner nodes and the cheapest leaves here: a small recursive function saves and
+  // restores few registers, and it runs several times per segment (the leaves' own code, with
+  // its lambdas and calls, made every call's prologue and epilogue ~20 instructions).
   const Node& n = nodes_[index];
   switch (n.op) {
     case Op::kTrue: return true;
@@ -188,6 +190,13 @@ bool Plan::eval(std::uint32_t index, FieldReader& fields, TimestampMs now) const
       return false;
     case Op::kNot: return !eval(index + 1, fields, now);
     case Op::kInclude: return n.include != nullptr && n.include->evaluate(fields, now);
+    default:
+      return eval_leaf(n, fields, now);
+  }
+}
+
+bool Plan::eval_leaf(const Node& n, FieldReader& fields, TimestampMs now) const {
+  switch (n.op) {
     case Op::kTree: return evaluate_condition(*n.atom, fields.source(), now, nullptr);
     case Op::kExists: {
       const Value* v = fields.find(n.slot, n.field);
@@ -206,33 +215,37 @@ bool Plan::eval(std::uint32_t index, FieldReader& fields, TimestampMs now) const
       }
       return compare_operands(n.compare, v, &r);
     }
-    case Op::kFieldIn: {
-      const Value* v = fields.find(n.slot, n.field);
-      if (v == nullptr) return false;
-      const auto begin = literals_.begin() + n.literals_begin;
-      const auto end = literals_.begin() + n.literals_end;
-      // One scalar of the field against the literals, as any_equal compares them.
-      auto scalar_matches = [&](const Value& e) {
-        if (n.strings_only && e.is_string()) {
-          const std::string& s = e.as_string();
-          return std::any_of(begin, end, [&](const Value* lit) { return lit->as_string() == s; });
-        }
-        return std::any_of(begin, end, [&](const Value* lit) {
-          auto c = compare_scalars(e, *lit);
-          return c.has_value() && *c == 0;
-        });
-      };
-      if (v->is_list()) {
-        const model::ValueList& list = v->as_list();
-        return std::any_of(list.begin(), list.end(), scalar_matches);
-      }
-      if (v->is_string()) return scalar_matches(*v);
-      return std::any_of(begin, end, [&](const Value* lit) { return any_equal(*v, *lit); });
-    }
+    case Op::kFieldIn:
+      return eval_field_in(n, fields);
     case Op::kFieldNow: return eval_field_now(n, fields.find(n.slot, n.field), now);
     case Op::kCountSince: return eval_count_since(n, fields, now);
+    default:
+      return false;  // inner nodes are eval's
   }
-  return false;
+}
+
+bool Plan::eval_field_in(const Node& n, FieldReader& fields) const {
+  const Value* v = fields.find(n.slot, n.field);
+  if (v == nullptr) return false;
+  const auto begin = literals_.begin() + n.literals_begin;
+  const auto end = literals_.begin() + n.literals_end;
+  // One scalar of the field against the literals, as any_equal compares them.
+  auto scalar_matches = [&](const Value& e) {
+    if (n.strings_only && e.is_string()) {
+      const std::string& s = e.as_string();
+      return std::any_of(begin, end, [&](const Value* lit) { return lit->as_string() == s; });
+    }
+    return std::any_of(begin, end, [&](const Value* lit) {
+      auto c = compare_scalars(e, *lit);
+      return c.has_value() && *c == 0;
+    });
+  };
+  if (v->is_list()) {
+    const model::ValueList& list = v->as_list();
+    return std::any_of(list.begin(), list.end(), scalar_matches);
+  }
+  if (v->is_string()) return scalar_matches(*v);
+  return std::any_of(begin, end, [&](const Value* lit) { return any_equal(*v, *lit); });
 }
 
 bool Plan::eval_field_now(const Node& n, const Value* value, TimestampMs now) const {

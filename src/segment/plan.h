@@ -120,7 +120,10 @@ class Plan {
   // compared with now plus a fixed offset (`last_seen > "now-7d"`: the commonest time-dependent
   // segment, where the general path took ~250 instructions). False when the plan is not of that
   // shape or the field is not a date or integer within range: then ask evaluate and next_change.
-  bool answer_directly(FieldReader& fields, TimestampMs now, bool& member, TimestampMs& next) const;
+  bool answer_directly(FieldReader& fields, TimestampMs now, bool& member,
+                       TimestampMs& next) const {
+    return direct_ && answer_in_closed_form(fields, now, member, next);
+  }
 
   // The plan's entry in a FieldReader's memo (the Catalog numbers its plans by ordinal); plans
   // without one are never memoized.
@@ -168,6 +171,10 @@ class Plan {
   TimestampMs compute_change_after(FieldReader& fields, TimestampMs now,
                                    const bool* current) const;
   bool eval(std::uint32_t index, FieldReader& fields, TimestampMs now) const;
+  [[gnu::noinline]] bool eval_leaf(const Node& n, FieldReader& fields, TimestampMs now) const;
+  bool eval_field_in(const Node& n, FieldReader& fields) const;
+  bool answer_in_closed_form(FieldReader& fields, TimestampMs now, bool& member,
+                             TimestampMs& next) const;
   bool eval_field_now(const Node& n, const model::Value* value, TimestampMs now) const;
   bool eval_count_since(const Node& n, FieldReader& fields, TimestampMs now) const;
   // The earliest t > now at which the leaf's own value may change (never late).
