@@ -58,6 +58,17 @@ void OrdinalTimes::Builder::append_all(const OrdinalTime* begin, const OrdinalTi
 
 std::size_t OrdinalTimes::decode_to(OrdinalTime* out) const {
   using namespace ordinal_times_detail;
+  // A delta's bytes are masked off one 8-byte load; entries that leave 8 bytes after their tag
+  // are decoded without a bounds check, the last few with read_delta's.
+  static constexpr std::uint64_t kMasks[kMaxDeltaBytes + 1] = {0,
+                                                               0xff,
+                                                               0xffff,
+                                                               0xffffff,
+                                                               0xffffffff,
+                                                               0xffffffffff,
+                                                               0xffffffffffff,
+                                                               0xffffffffffffff,
+                                                               ~std::uint64_t{0}};
   const char* p = bytes_.data();
   const char* const end = p + bytes_.size();
   OrdinalTime* o = out;
@@ -70,10 +81,17 @@ std::size_t OrdinalTimes::decode_to(OrdinalTime* out) const {
       const auto first = static_cast<std::uint8_t>(*p++);
       gap += (first & 0x80) ? read_long_varint(p, first) : first;
     }
-    const std::uint64_t ordinal = next_ordinal + gap;
     const unsigned length = tag >> 4;
-    at = add_delta(at, read_delta(p, end, length));
+    std::uint64_t delta;
+    if (end - p >= 8) [[likely]] {
+      std::memcpy(&delta, p, 8);
+      delta &= kMasks[length];
+    } else {
+      delta = read_delta(p, end, length);
+    }
+    at = add_delta(at, delta);
     p += length;
+    const std::uint64_t ordinal = next_ordinal + gap;
     o->segment.value = static_cast<std::uint32_t>(ordinal);
     o->at = at;
     ++o;
