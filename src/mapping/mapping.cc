@@ -578,24 +578,8 @@ bool assign_same_kind(const model::Value& value, Kind kind, model::Value& out) {
 
 // Converts to `kind`, skipping the general conversion when the value already has that kind.
 Result<model::Value> to_kind(const model::Value& value, Kind kind) {
-  switch (kind) {
-    case Kind::kString:
-      if (value.is_string()) return value;
-      break;
-    case Kind::kInt:
-      if (value.is_int()) return value;
-      break;
-    case Kind::kNumber:
-      if (value.is_number()) return value;
-      break;
-    case Kind::kDate:
-      if (value.is_date()) return value;
-      break;
-    case Kind::kTimeList:
-      if (value.is_date()) return model::Value(model::TimeSeries{value.as_date()});
-      break;
-    default: break;
-  }
+  model::Value out;
+  if (assign_same_kind(value, kind, out)) return out;
   return model::coerce_to_kind(value, kind);
 }
 
@@ -747,7 +731,7 @@ void apply_mapping(const Mapping& mapping, const model::Value& event, TimestampM
       typed = column.kind == Kind::kNumber ? model::Value(1.0)
                                            : model::Value(static_cast<std::int64_t>(1));
     } else if (!assign_same_kind(*value, column.kind, typed)) {
-      Result<model::Value> converted = to_kind(*value, column.kind);
+      Result<model::Value> converted = model::coerce_to_kind(*value, column.kind);
       if (!converted.ok()) {
         drop(out, column, converted.error().message);
         continue;

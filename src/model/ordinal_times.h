@@ -103,7 +103,6 @@ class OrdinalTimes {
 
    private:
     friend class OrdinalTimes;
-    friend class OrdinalTimes::Builder;
     Iterator(const char* pos, const char* end) : pos_(pos), end_(end) { decode(); }
     void decode() {
       if (pos_ == end_) return;

@@ -45,6 +45,16 @@ TimestampMs tree_change(const Condition& atom, const model::FieldSource& source,
   return next_change(atom, source, now, nullptr, kMaxSteps, scratch);
 }
 
+// A date m against now + offset (fixed, in range): now + offset meets m at `meet` = m - offset
+// and passes it a millisecond later, so the answer can change only at one of those two. The
+// first of them after `now` where `holds` differs from `at_now`, or kNoTime.
+template <typename Holds>
+TimestampMs change_at_meeting(TimestampMs meet, TimestampMs now, bool at_now, Holds holds) {
+  if (meet > now && holds(meet) != at_now) return meet;
+  if (meet + 1 > now && holds(meet + 1) != at_now) return meet + 1;
+  return model::kNoTime;
+}
+
 }  // namespace
 
 const model::Value FieldReader::kUnreadMarker;
@@ -70,17 +80,10 @@ bool Plan::answer_in_closed_form(FieldReader& fields, TimestampMs now, bool& mem
   if (value == nullptr || !(value->is_date() || value->is_int())) return false;
   const TimestampMs m = value->is_date() ? value->as_date() : value->as_int();
   if (m >= kSafeMs || m <= -kSafeMs || now >= kSafeMs || now <= -kSafeMs) return false;
-  // As field_now_change: now + offset meets m at m - offset and passes it a millisecond later;
-  // in range, now + offset does not saturate, so this is eval_field_now's answer.
+  // In range, now + offset does not saturate, so this is eval_field_now's answer.
   auto holds = [&](TimestampMs t) { return test(n.compare, sign(m, t + n.offset)); };
   member = holds(now);
-  const TimestampMs meet = m - n.offset;
-  next = model::kNoTime;
-  if (meet > now && holds(meet) != member) {
-    next = meet;
-  } else if (meet + 1 > now && holds(meet + 1) != member) {
-    next = meet + 1;
-  }
+  next = change_at_meeting(m - n.offset, now, member, holds);
   if (PlanMemo* memo = fields.memo(memo_slot_, now)) {
     memo->member = member;
     memo->member_generation = fields.generation();
@@ -354,13 +357,9 @@ TimestampMs Plan::field_now_change(const Node& n, FieldReader& fields, Timestamp
   // One instant against the moving one: the tree's candidates, tried against this atom only.
   const TimestampMs m = value->is_date() ? value->as_date() : value->as_int();
   const bool at_now = eval_field_now(n, value, now);
-  if (!n.math.calendar() && m < kSafeMs && m > -kSafeMs && n.math.fixed_ms() < kSafeMs &&
-      n.math.fixed_ms() > -kSafeMs) {
-    // now + offset meets m at m - offset and passes it a millisecond later.
-    const TimestampMs meet = m - n.math.fixed_ms();
-    if (meet > now && eval_field_now(n, value, meet) != at_now) return meet;
-    if (meet + 1 > now && eval_field_now(n, value, meet + 1) != at_now) return meet + 1;
-    return model::kNoTime;
+  if (n.fixed_offset && m < kSafeMs && m > -kSafeMs) {
+    return change_at_meeting(m - n.offset, now, at_now,
+                             [&](TimestampMs t) { return eval_field_now(n, value, t); });
   }
   TimestampMs candidates[kMaxDateMathCrossings];
   const int count = date_math_crossings(n.math, m, now, candidates);
