@@ -1,18 +1,23 @@
 #include "bench/engine_bench.h"
-#include "bench/bench_support.h"
 
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <filesystem>
+#include <memory>
+#include <mutex>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "bench/bench_support.h"
 #include "bench/workload.h"
 #include "engine/engine.h"
 #include "model/json.h"
@@ -117,6 +122,136 @@ class Zipf {
   std::vector<double> cdf_;
 };
 
+struct GeneratedEvent {
+  TimestampMs ts = 0;
+  model::Value data;
+};
+
+// The workload's events, generated as JSON text and parsed on a thread of their own, handed to
+// the engine thread in batches: as in the server, where HTTP and Kinesis threads parse and the
+// engine thread only applies (collect_handler.cc, consumer.cc). Spent batches come back, so
+// their values are destroyed here too. The sequence is fixed by the seed alone.
+class EventFeed {
+ public:
+  using Batch = std::vector<GeneratedEvent>;
+
+  EventFeed(const Options& o, TimestampMs start_ts, double ms_per_event)
+      : options_(o), start_ts_(start_ts), ms_per_event_(ms_per_event) {
+    thread_ = std::thread([this] { produce(); });
+  }
+  ~EventFeed() { stop(); }
+  EventFeed(const EventFeed&) = delete;
+  EventFeed& operator=(const EventFeed&) = delete;
+
+  // Gives back the batch the last call returned and waits for the next one; nullptr when all
+  // are taken.
+  const Batch* next() {
+    std::unique_lock lock(mutex_);
+    if (taken_) spent_.push_back(std::move(taken_));
+    changed_.wait(lock, [&] { return !ready_.empty() || done_; });
+    if (ready_.empty()) return nullptr;
+    taken_ = std::move(ready_.front());
+    ready_.pop_front();
+    changed_.notify_all();
+    return taken_.get();
+  }
+
+  void stop() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    changed_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // Why generation stopped early ("" when it did not).
+  const std::string& error() const { return error_; }
+
+ private:
+  static constexpr std::size_t kBatchEvents = 512;
+  static constexpr std::size_t kBatchesAhead = 8;
+
+  void produce() {
+    static const char* kEvents[] = {"view", "view", "view", "click", "click", "purchase", "signup"};
+    static const char* kPlans[] = {"free", "basic", "pro", "team"};
+    static const char* kCountries[] = {"US", "DE", "FR", "GB", "JP", "BR", "IN", "CA"};
+    std::mt19937_64 rng(options_.seed);
+    Zipf zipf(options_.profiles, options_.zipf);
+    model::JsonParser parser;
+    std::string json;
+    std::size_t i = 0;
+    while (i < options_.events) {
+      std::unique_ptr<Batch> batch;
+      {
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [&] { return stop_ || ready_.size() < kBatchesAhead; });
+        if (stop_) break;
+        if (!spent_.empty()) {
+          batch = std::move(spent_.back());
+          spent_.pop_back();
+        }
+      }
+      if (!batch) batch = std::make_unique<Batch>();
+      batch->clear();
+      for (; i < options_.events && batch->size() < kBatchEvents; ++i) {
+        std::size_t user = zipf.sample(rng);
+        const char* ev = kEvents[rng() % 7];
+        json.clear();
+        json += "{\"user_id\":\"u";
+        json += std::to_string(user);
+        json += "\",\"event\":\"";
+        json += ev;
+        json += "\",\"plan\":\"";
+        json += kPlans[(user + i / 1'000'000) % 4];
+        json += "\",\"country\":\"";
+        json += kCountries[user % 8];
+        json += "\",\"age\":";
+        json += std::to_string(18 + user % 50);
+        if (user % 3 == 0) {
+          json += ",\"email\":\"user";
+          json += std::to_string(user);
+          json += user % 2 ? "@example.com\"" : "@mail.test\"";
+        }
+        if (std::strcmp(ev, "purchase") == 0) {
+          json += ",\"amount\":";
+          json += std::to_string(5 + rng() % 200);
+        }
+        json += "}";
+        auto data = parser.parse(json);
+        if (!data.ok()) {
+          error_ = data.error().message;
+          i = options_.events;
+          break;
+        }
+        batch->push_back(GeneratedEvent{
+            start_ts_ + static_cast<TimestampMs>(static_cast<double>(i) * ms_per_event_),
+            std::move(data).value()});
+      }
+      std::lock_guard lock(mutex_);
+      if (!batch->empty()) ready_.push_back(std::move(batch));
+      changed_.notify_all();
+    }
+    std::lock_guard lock(mutex_);
+    done_ = true;
+    spent_.clear();
+    changed_.notify_all();
+  }
+
+  const Options& options_;
+  const TimestampMs start_ts_;
+  const double ms_per_event_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<std::unique_ptr<Batch>> ready_;
+  std::vector<std::unique_ptr<Batch>> spent_;
+  std::unique_ptr<Batch> taken_;  // the engine thread's; only next() touches it
+  bool stop_ = false;
+  bool done_ = false;
+  std::string error_;
+  std::thread thread_;
+};
+
 std::uint64_t dir_bytes(const fs::path& dir) {
   std::uint64_t total = 0;
   std::error_code ec;
@@ -167,20 +302,13 @@ int run_engine_bench(int argc, char** argv) {
     }
   }
 
-  std::mt19937_64 rng(o.seed);
-  Zipf zipf(o.profiles, o.zipf);
   // Simulated event time: the events span 30 days, so windows open and close and timers fire.
   const double ms_per_event = 30.0 * 86'400'000.0 / static_cast<double>(o.events);
-  static const char* kEvents[] = {"view", "view", "view", "click", "click", "purchase", "signup"};
-  static const char* kPlans[] = {"free", "basic", "pro", "team"};
-  static const char* kCountries[] = {"US", "DE", "FR", "GB", "JP", "BR", "IN", "CA"};
-
-  model::JsonParser parser;
+  EventFeed feed(o, start_ts, ms_per_event);
   std::vector<engine::Trigger> released;
   std::vector<Clock::time_point> batch_starts;  // per event of the open batch
   std::vector<std::uint32_t> latencies_us;
   latencies_us.reserve(o.events / 8 + 16);
-  std::string json;
   std::uint64_t triggers = 0, commits = 0;
   const auto t0 = Clock::now();
   const double cpu0 = thread_cpu_seconds();
@@ -223,61 +351,45 @@ int run_engine_bench(int argc, char** argv) {
     last_commit = done;
     return true;
   };
-  for (; i < o.events; ++i) {
-    std::size_t user = zipf.sample(rng);
-    TimestampMs ts = start_ts + static_cast<TimestampMs>(static_cast<double>(i) * ms_per_event);
-    const char* ev = kEvents[rng() % 7];
-    json.clear();
-    json += "{\"user_id\":\"u";
-    json += std::to_string(user);
-    json += "\",\"event\":\"";
-    json += ev;
-    json += "\",\"plan\":\"";
-    json += kPlans[(user + i / 1'000'000) % 4];
-    json += "\",\"country\":\"";
-    json += kCountries[user % 8];
-    json += "\",\"age\":";
-    json += std::to_string(18 + user % 50);
-    if (user % 3 == 0) {
-      json += ",\"email\":\"user";
-      json += std::to_string(user);
-      json += user % 2 ? "@example.com\"" : "@mail.test\"";
-    }
-    if (std::strcmp(ev, "purchase") == 0) {
-      json += ",\"amount\":";
-      json += std::to_string(5 + rng() % 200);
-    }
-    json += "}";
-    auto now = Clock::now();
-    if (std::chrono::duration_cast<std::chrono::milliseconds>(now - last_commit).count() >=
-        o.commit_ms) {
-      if (!do_commit(ts)) return 1;
-      now = Clock::now();
-      if (std::chrono::duration<double>(now - t0).count() > o.max_seconds) break;
-      if (o.progress_seconds > 0 &&
-          std::chrono::duration<double>(now - last_progress).count() >= o.progress_seconds) {
-        const auto mem = store->get()->memory_usage();
-        std::fprintf(stderr,
-                     "[%5.0f s] %zu events, %.0f events/s since the last line; %zu profiles "
-                     "cached (limit %zu); RSS %.0f MiB, memtables %.0f MiB, block cache %.0f MiB\n",
-                     std::chrono::duration<double>(now - t0).count(), i,
-                     static_cast<double>(i - progress_events) /
-                         std::chrono::duration<double>(now - last_progress).count(),
-                     engine.cached_profiles(), engine.profile_cache_limit(),
-                     current_rss_kb() / 1024.0,
-                     mem.memtables / 1048576.0, mem.block_cache / 1048576.0);
-        last_progress = now;
-        progress_events = i;
+  bool stopped = false;
+  for (const EventFeed::Batch* events = feed.next(); events && !stopped; events = feed.next()) {
+    for (const GeneratedEvent& event : *events) {
+      auto now = Clock::now();
+      if (std::chrono::duration_cast<std::chrono::milliseconds>(now - last_commit).count() >=
+          o.commit_ms) {
+        if (!do_commit(event.ts)) return 1;
+        now = Clock::now();
+        if (std::chrono::duration<double>(now - t0).count() > o.max_seconds) {
+          stopped = true;
+          break;
+        }
+        if (o.progress_seconds > 0 &&
+            std::chrono::duration<double>(now - last_progress).count() >= o.progress_seconds) {
+          const auto mem = store->get()->memory_usage();
+          std::fprintf(stderr,
+                       "[%5.0f s] %zu events, %.0f events/s since the last line; %zu profiles "
+                       "cached (limit %zu); RSS %.0f MiB, memtables %.0f MiB, block cache %.0f "
+                       "MiB\n",
+                       std::chrono::duration<double>(now - t0).count(), i,
+                       static_cast<double>(i - progress_events) /
+                           std::chrono::duration<double>(now - last_progress).count(),
+                       engine.cached_profiles(), engine.profile_cache_limit(),
+                       current_rss_kb() / 1024.0, mem.memtables / 1048576.0,
+                       mem.block_cache / 1048576.0);
+          last_progress = now;
+          progress_events = i;
+        }
       }
+      batch_starts.push_back(now);
+      engine.advance_to(event.ts);
+      if (engine.apply_event("events", event.data, event.ts).applied) ++applied;
+      ++i;
     }
-    batch_starts.push_back(now);
-    auto data = parser.parse(json);
-    if (!data.ok()) {
-      std::fprintf(stderr, "generator produced bad JSON: %s\n", data.error().message.c_str());
-      return 1;
-    }
-    engine.advance_to(ts);
-    if (engine.apply_event("events", *data, ts).applied) ++applied;
+  }
+  feed.stop();
+  if (!feed.error().empty()) {
+    std::fprintf(stderr, "generator produced bad JSON: %s\n", feed.error().c_str());
+    return 1;
   }
   TimestampMs end_ts = start_ts + static_cast<TimestampMs>(static_cast<double>(i) * ms_per_event) + 1;
   if (!do_commit(end_ts, /*final_commit=*/true)) return 1;
