@@ -6,6 +6,7 @@
 #include <limits>
 #include <queue>
 #include <random>
+#include <set>
 #include <vector>
 
 namespace shoal::engine {
@@ -61,13 +62,87 @@ TEST(TimerQueueTest, OrdersLikeAPriorityQueueUnderRandomOperations) {
         reference.emplace(due, id);
       } else {
         now = std::max(now, reference.top().first);
-        expect_same_next_due(queue, reference);
+        ASSERT_NO_FATAL_FAILURE(expect_same_next_due(queue, reference));
       }
       ASSERT_EQ(queue.size(), reference.size());
     }
-    while (!reference.empty()) expect_same_next_due(queue, reference);
+    while (!reference.empty()) ASSERT_NO_FATAL_FAILURE(expect_same_next_due(queue, reference));
     EXPECT_TRUE(queue.empty());
   }
+}
+
+// ahead(k) answers the due of the k-th next entry (the ids of equal dues in any order),
+// whatever the mix of emplaces, pops and earlier looks ahead; what it shows is what comes out.
+TEST(TimerQueueTest, AheadShowsTheDuesThatComeOutNextUnderRandomOperations) {
+  for (std::uint64_t seed : {4u, 5u, 6u}) {
+    std::mt19937_64 rng(seed);
+    TimerQueue queue;
+    Reference reference;
+    std::multiset<Entry> sorted;  // the same entries, for the k-th smallest
+    TimestampMs now = 0;
+    for (int step = 0; step < 20'000; ++step) {
+      const auto r = rng() % 100;
+      if (r < 45 || reference.empty()) {
+        TimestampMs due = r < 5    ? now - static_cast<TimestampMs>(rng() % 100)
+                          : r < 25 ? now + static_cast<TimestampMs>(rng() % 8)
+                                   : now + static_cast<TimestampMs>(rng() % 5'000);
+        const std::uint64_t id = rng() % 300;
+        queue.emplace(due, id);
+        reference.emplace(due, id);
+        sorted.emplace(due, id);
+      } else if (r < 75) {
+        const std::size_t k = rng() % 24;
+        const Entry* shown = queue.ahead(k);
+        if (k >= sorted.size()) {
+          EXPECT_EQ(shown, nullptr) << "k " << k << " of " << sorted.size();
+        } else {
+          ASSERT_NE(shown, nullptr) << "k " << k << " of " << sorted.size();
+          EXPECT_EQ(shown->first, std::next(sorted.begin(), static_cast<std::ptrdiff_t>(k))->first)
+              << "k " << k;
+          EXPECT_EQ(*queue.ahead(0), queue.top());
+        }
+      } else {
+        now = std::max(now, reference.top().first);
+        const TimestampMs due = reference.top().first;
+        ASSERT_NO_FATAL_FAILURE(expect_same_next_due(queue, reference));
+        sorted.erase(sorted.begin(), sorted.upper_bound(Entry{due, ~std::uint64_t{0}}));
+      }
+      ASSERT_EQ(queue.size(), reference.size());
+    }
+    while (!reference.empty()) ASSERT_NO_FATAL_FAILURE(expect_same_next_due(queue, reference));
+    EXPECT_TRUE(queue.empty());
+    EXPECT_EQ(queue.ahead(0), nullptr);
+  }
+}
+
+TEST(TimerQueueTest, EntriesComeOutInTheOrderAheadShowedThemWithNewOnesInTheirPlace) {
+  TimerQueue queue;
+  for (std::uint64_t id = 0; id < 200; ++id)
+    queue.emplace(static_cast<TimestampMs>(id % 50) * 10, id);
+  std::vector<Entry> shown;
+  for (std::size_t k = 0; k < 100; ++k) shown.push_back(*queue.ahead(k));
+  // Among the entries looked at: before all, between two, equal to one, after the last shown.
+  queue.emplace(-5, 1000);
+  queue.emplace(125, 1001);
+  queue.emplace(120, 1002);
+  queue.emplace(shown.back().first + 1, 1003);
+  std::vector<Entry> expected = shown;
+  const auto place = [&](Entry e) {
+    expected.insert(std::upper_bound(expected.begin(), expected.end(), e.first,
+                                     [](TimestampMs d, const Entry& x) { return d < x.first; }),
+                    e);
+  };
+  place({-5, 1000});
+  place({125, 1001});
+  place({120, 1002});
+  std::vector<Entry> got;
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    got.push_back(queue.top());
+    queue.pop();
+  }
+  EXPECT_EQ(got, expected);
+  EXPECT_EQ(queue.top(), (Entry{shown.back().first + 1, 1003}));
+  EXPECT_EQ(queue.size(), 200u + 4u - expected.size());
 }
 
 TEST(TimerQueueTest, HoldsTheExtremeDues) {
