@@ -474,6 +474,7 @@ class Engine {
   void allow_eviction_pass() { evict_profiles_above_ = evict_identities_above_ = 0; }
   std::size_t dirty_profile_bound() const;
   std::vector<std::string_view> scratch_fields_;
+  std::vector<std::optional<model::ProfileId>> scratch_found_ids_;  // apply_event's
 
   TimerQueue timers_;  // (due, profile id)
 
