@@ -349,8 +349,16 @@ void encode_profile(const model::Profile& p, std::string& out) {
 
 Result<model::Profile> decode_profile(std::string_view in) {
   const auto format = in.empty() ? 0 : static_cast<std::uint8_t>(in.front());
+  if (format > kProfileFormat) {
+    // Data written by a newer build: say so, rather than calling it corrupt.
+    return make_error(ErrorCode::kFailedPrecondition,
+                      "a stored profile is in format " + std::to_string(format) +
+                          ", written by a newer shoal; this build reads formats 1-" +
+                          std::to_string(kProfileFormat) +
+                          ": run the build that wrote this data directory (or a newer one)");
+  }
   if (format != kProfileFormat && format != kProfileFormatV2 && format != kProfileFormatV1) {
-    return corrupt("unknown profile format");
+    return corrupt("unknown profile format " + std::to_string(format));
   }
   in.remove_prefix(1);
   model::Profile p;

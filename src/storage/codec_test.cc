@@ -144,6 +144,30 @@ TEST(CodecTest, DecodesFormatTwoProfiles) {
   EXPECT_NE(bad.error().message.find("membership"), std::string::npos) << bad.error().message;
 }
 
+TEST(CodecTest, AProfileFromANewerBuildIsReportedAsSuchNotAsCorrupt) {
+  model::Profile p;
+  p.id = model::ProfileId{7};
+  std::string bytes;
+  encode_profile(p, bytes);
+  const int current = bytes[0];
+  bytes[0] = static_cast<char>(current + 1);  // the next format, unknown to this build
+  auto newer = decode_profile(bytes);
+  ASSERT_FALSE(newer.ok());
+  EXPECT_EQ(newer.error().code, ErrorCode::kFailedPrecondition);
+  const std::string& message = newer.error().message;
+  EXPECT_NE(message.find("format " + std::to_string(current + 1) + ", written by a newer shoal"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("reads formats 1-" + std::to_string(current)), std::string::npos)
+      << message;
+  bytes[0] = 0;
+  auto zero = decode_profile(bytes);
+  ASSERT_FALSE(zero.ok());
+  EXPECT_EQ(zero.error().code, ErrorCode::kCorruption);
+  EXPECT_NE(zero.error().message.find("unknown profile format 0"), std::string::npos)
+      << zero.error().message;
+}
+
 TEST(CodecTest, TimerKeysSortByDueIncludingNegativeTimes) {
   std::string a = timer_key(0, -5, model::ProfileId{9});
   std::string b = timer_key(0, 3, model::ProfileId{1});
