@@ -616,8 +616,12 @@ EventOutcome Engine::apply_event(std::string_view stream, const model::Value& da
       }
     }
   }
-  for (mapping::MappedField& field : mapped_.fields) {
-    model::FieldValue* existing = profile.mutable_field(field.name);
+  // Events of one mapping bring the same fields in the same order, and profiles with the same
+  // fields hold them at the same places: each column's last place is tried first.
+  if (field_hints_.size() < mapped_.fields.size()) field_hints_.resize(mapped_.fields.size(), 0);
+  for (std::size_t i = 0; i < mapped_.fields.size(); ++i) {
+    mapping::MappedField& field = mapped_.fields[i];
+    model::FieldValue* existing = profile.mutable_field(field.name, field_hints_[i]);
     bool did_change;
     if (existing) {
       did_change = model::merge_field(*existing, field.value, field.value.merge, options_.merge);

@@ -475,6 +475,7 @@ class Engine {
   std::size_t dirty_profile_bound() const;
   std::vector<std::string_view> scratch_fields_;
   std::vector<std::optional<model::ProfileId>> scratch_found_ids_;  // apply_event's
+  std::vector<std::size_t> field_hints_;  // apply_event's: per mapped field, its last index
 
   TimerQueue timers_;  // (due, profile id)
 

@@ -68,6 +68,14 @@ FieldValue* Profile::mutable_field(std::string_view name) {
   return it != fields.end() && name_equal(it->first, name) ? &it->second : nullptr;
 }
 
+FieldValue* Profile::mutable_field(std::string_view name, std::size_t& hint) {
+  if (hint < fields.size() && name_equal(fields[hint].first, name)) return &fields[hint].second;
+  auto it = find_sorted(fields, name);
+  if (it == fields.end() || !name_equal(it->first, name)) return nullptr;
+  hint = static_cast<std::size_t>(it - fields.begin());
+  return &it->second;
+}
+
 FieldValue& Profile::field_slot(std::string_view name) {
   auto it = find_sorted(fields, name);
   if (it != fields.end() && name_equal(it->first, name)) return it->second;

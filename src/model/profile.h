@@ -88,6 +88,9 @@ struct Profile {
 
   const FieldValue* field(std::string_view name) const;
   FieldValue* mutable_field(std::string_view name);
+  // As mutable_field, trying fields[hint] first (one comparison where the search took
+  // several); on a find elsewhere, `hint` becomes its index. Any hint gives the same answer.
+  FieldValue* mutable_field(std::string_view name, std::size_t& hint);
   // Inserts an empty entry when absent.
   FieldValue& field_slot(std::string_view name);
   bool erase_field(std::string_view name);

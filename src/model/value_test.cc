@@ -108,6 +108,27 @@ TEST(ProfileTest, FieldSourceReadsFieldsIdentitiesAndMapKeys) {
 
 // Identities are copy-on-write: a shared list (a trigger's snapshot, a copied profile) keeps
 // what it had when the profile changes afterwards, and the profile sees its own change.
+TEST(ProfileTest, AFieldLookupWithAHintAnswersAsWithoutWhateverTheHint) {
+  Profile p;
+  for (const char* name : {"age", "country", "plan", "visits", "z"}) {
+    p.field_slot(name).value = Value(std::string(name));
+  }
+  for (const char* name : {"age", "country", "plan", "visits", "z", "missing", "", "aa"}) {
+    for (std::size_t start :
+         {std::size_t{0}, std::size_t{2}, std::size_t{4}, std::size_t{5}, std::size_t{99}}) {
+      std::size_t hint = start;
+      FieldValue* with_hint = p.mutable_field(name, hint);
+      EXPECT_EQ(with_hint, p.mutable_field(name)) << name << " hint " << start;
+      if (with_hint) {
+        // The hint now points at the field: the next lookup finds it first.
+        EXPECT_EQ(&p.fields[hint].second, with_hint) << name;
+      } else {
+        EXPECT_EQ(hint, start) << name;
+      }
+    }
+  }
+}
+
 TEST(ProfileTest, IdentitiesSharedWithASnapshotOrACopyAreCopiedOnChange) {
   Profile p;
   EXPECT_TRUE(p.identities.empty());
