@@ -898,19 +898,16 @@ void Engine::prefetch_next_due_profiles() {
   if (const TimerQueue::Entry* e = timers_.ahead(kSlotAhead)) profiles_.prefetch(e->second);
   if (const TimerQueue::Entry* e = timers_.ahead(kProfileAhead)) {
     if (const CachedProfile* cached = profiles_.find(e->second)) {
-      const char* object = reinterpret_cast<const char*>(&cached->profile);
-      for (std::size_t at = 0; at < sizeof(model::Profile); at += 64)
-        __builtin_prefetch(object + at);
+      prefetch(std::string_view(reinterpret_cast<const char*>(&cached->profile),
+                                sizeof(model::Profile)));
     }
   }
   if (const TimerQueue::Entry* e = timers_.ahead(kContentsAhead)) {
     if (const CachedProfile* cached = profiles_.find(e->second)) {
       const model::Profile& p = cached->profile;
-      const char* fields = reinterpret_cast<const char*>(p.fields.data());
-      const std::size_t field_bytes =
-          std::min<std::size_t>(p.fields.size() * sizeof(p.fields[0]), 4 * 64);
-      for (std::size_t at = 0; at < field_bytes; at += 64) __builtin_prefetch(fields + at);
-      __builtin_prefetch(p.memberships.bytes().data());
+      prefetch(std::string_view(reinterpret_cast<const char*>(p.fields.data()),
+                                p.fields.size() * sizeof(p.fields[0])));
+      __builtin_prefetch(p.memberships.bytes().data());  // first lines only: few per call
       __builtin_prefetch(p.timers.bytes().data());
     }
   }
