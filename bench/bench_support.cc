@@ -23,6 +23,12 @@ double cpu_seconds_of(clockid_t clock) {
 
 double thread_cpu_seconds() { return cpu_seconds_of(CLOCK_THREAD_CPUTIME_ID); }
 
+long thread_involuntary_switches() {
+  rusage usage{};
+  getrusage(RUSAGE_THREAD, &usage);
+  return usage.ru_nivcsw;
+}
+
 double process_cpu_seconds(int who) {
   rusage usage{};
   getrusage(who, &usage);

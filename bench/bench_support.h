@@ -14,6 +14,9 @@ namespace shoal::bench {
 // thread); 0 when it cannot be read (the thread is gone).
 double cpu_seconds_of(clockid_t clock);
 double thread_cpu_seconds();
+// How often the calling thread was descheduled while it could have run (RUSAGE_THREAD's
+// involuntary context switches): other threads or the host took its core.
+long thread_involuntary_switches();
 // User + system seconds of RUSAGE_SELF or RUSAGE_CHILDREN.
 double process_cpu_seconds(int who = RUSAGE_SELF);
 long peak_rss_kb(int who = RUSAGE_SELF);
