@@ -320,6 +320,50 @@ TEST_F(CommandLogTest, CommitsWriteOneLogRecordAndACheckpointErasesTheLog) {
   EXPECT_EQ(engine.counters().commits, commits);
 }
 
+// A background checkpoint erases the log it covers in a write of its own, after its files
+// landed. A crash (here: a failed write) in between leaves those records: the next start
+// erases them, and never re-runs them.
+TEST_F(CommandLogTest, ALogLeftBehindByALandedCheckpointIsErasedAtTheNextStart) {
+  auto store = storage::Store::open((base_ / "db").string(), {});
+  ASSERT_TRUE(store.ok());
+  const std::thread::id engine_thread = std::this_thread::get_id();
+  auto background_writes = std::make_shared<int>(0);
+  // The writer's first write (the checkpoint's files) goes through, its second (the log's
+  // erasure) fails.
+  (*store)->set_write_fault_for_testing(
+      [engine_thread, background_writes](const storage::Batch&) -> Status {
+        if (std::this_thread::get_id() == engine_thread || (*background_writes)++ == 0) {
+          return ok_status();
+        }
+        return make_error(ErrorCode::kUnavailable, "injected log erasure failure");
+      });
+  auto count = [&](std::string_view prefix) { return count_keys(**store, prefix); };
+  model::JsonParser parser;
+  std::vector<Trigger> released;
+  {
+    Engine engine(**store, options(true));
+    ASSERT_NO_FATAL_FAILURE(start(engine));
+    for (int i = 0; i < 3; ++i) {
+      for (int u = 0; u < 50; ++u) {
+        (void)engine.apply_event("events",
+                                 *parser.parse("{\"user_id\":\"u" + std::to_string(u) + "\"}"), kT);
+      }
+      ASSERT_TRUE(engine.commit(released).ok());
+    }
+    engine.request_checkpoint();
+    ASSERT_TRUE(engine.commit(released).ok());  // starts it; the destructor waits for it
+  }
+  EXPECT_EQ(*background_writes, 2);
+  EXPECT_EQ(count("P"), 50u);  // the checkpoint landed
+  EXPECT_EQ(count("C"), 3u);   // its log did not go
+  (*store)->set_write_fault_for_testing(nullptr);
+  Engine reopened(**store, options(true));
+  ASSERT_TRUE(reopened.open().ok());
+  EXPECT_EQ(count("C"), 0u);
+  EXPECT_EQ(reopened.counters().log_records_replayed, 0u);
+  EXPECT_EQ(count("P"), 50u);
+}
+
 TEST_F(CommandLogTest, CommitCheckpointsByItselfWhenTheLogOrTheUnwrittenProfilesGrowTooLarge) {
   auto store = storage::Store::open((base_ / "db").string(), {});
   ASSERT_TRUE(store.ok());

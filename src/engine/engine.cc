@@ -290,6 +290,7 @@ Status Engine::open() {
   SHOAL_ASSIGN_OR_RETURN(auto state, store_.get(storage::meta_key(kMetaCheckpoint)));
   if (state) SHOAL_RETURN_IF_ERROR(restore_checkpoint_state(*state));
   checkpoint_profile_id_ = next_profile_id_;
+  SHOAL_RETURN_IF_ERROR(erase_covered_log());
   return replay_log();
 }
 
@@ -1206,11 +1207,14 @@ void Engine::append_checkpoint_meta(storage::Batch& batch) {
     }
     batch.put(storage::meta_key(kMetaSegmentSizes), encoded);
   }
-  // The log this checkpoint covers goes with it; the next record starts the new tail.
-  for (std::uint64_t seq = first_log_seq_; seq < next_log_seq_; ++seq) {
+  batch.put(storage::meta_key(kMetaCheckpoint), encode_checkpoint_state());
+}
+
+void Engine::append_log_erasure(storage::Batch& batch, std::uint64_t first_seq,
+                                std::uint64_t end_seq) {
+  for (std::uint64_t seq = first_seq; seq < end_seq; ++seq) {
     batch.erase(storage::command_log_key(seq));
   }
-  batch.put(storage::meta_key(kMetaCheckpoint), encode_checkpoint_state());
 }
 
 std::vector<std::uint64_t> Engine::sorted_dirty_ids() const {
@@ -1234,6 +1238,8 @@ void Engine::write_state(storage::Batch& batch) {
   append_timer_keys(batch, timer_keys);
   append_index_writes(batch, options_.partition, dirty_identities_, dirty_segments_,
                       dirty_mappings_);
+  // The log this checkpoint covers goes with it; the next record starts the new tail.
+  append_log_erasure(batch, unerased_log_seq_, next_log_seq_);
   append_checkpoint_meta(batch);
 }
 
@@ -1283,6 +1289,7 @@ Status Engine::write_commit(std::vector<Trigger>& released,
       cached->dirty = false;
       cached->committed_key_due = cached->profile.timer_key_due;
     }
+    unerased_log_seq_ = next_log_seq_;
     mark_checkpointed();
     checkpoint_profile_id_ = next_profile_id_;
   } else if (log_record) {

@@ -368,6 +368,9 @@ class Engine {
   Status run_log_record(std::string_view record);
   // Re-runs the log written after the last checkpoint.
   Status replay_log();
+  // Erases log records the last checkpoint covers that are still stored (a background
+  // checkpoint erases its log after it landed; a crash in between leaves them).
+  Status erase_covered_log();
   // The checkpoint's own record: clock, open millisecond, segment builds, next ordinal.
   std::string encode_checkpoint_state() const;
   Status restore_checkpoint_state(std::string_view bytes);
@@ -394,7 +397,11 @@ class Engine {
       const std::unordered_map<std::string, std::optional<model::ProfileId>>& identities,
       const std::map<std::uint32_t, std::optional<std::string>>& segments,
       const std::map<std::string, std::optional<std::string>, std::less<>>& mappings);
+  // The counters and the checkpoint's own record. A checkpoint also erases the log it covers,
+  // [first_seq, end_seq): append_log_erasure.
   void append_checkpoint_meta(storage::Batch& batch);
+  static void append_log_erasure(storage::Batch& batch, std::uint64_t first_seq,
+                                 std::uint64_t end_seq);
   // A profile the checkpoint in flight has yet to encode is about to be used: encode it now, as
   // it was at the checkpoint's instant.
   void snapshot_for_checkpoint(CachedProfile& cached) {
@@ -504,6 +511,10 @@ class Engine {
   int call_depth_ = 0;
   std::uint64_t first_log_seq_ = 1;
   std::uint64_t next_log_seq_ = 1;
+  // Records below this one are erased. Those from here to first_log_seq_ are covered by a
+  // checkpoint that landed but may still be stored (a background checkpoint erases its log in
+  // a write of its own, which can fail): the next checkpoint erases them too.
+  std::uint64_t unerased_log_seq_ = 1;
   std::size_t log_bytes_ = 0;
   // Profiles with ids from here on were created after the last completed checkpoint (only in
   // memory; store scans stop here, so their results do not depend on when a background

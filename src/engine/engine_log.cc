@@ -60,13 +60,16 @@ struct Engine::InflightCheckpoint {
   storage::Batch claimed_writes;
   std::vector<std::uint64_t> claimed_profiles;
   std::vector<std::string> claimed_timer_keys;
-  storage::Batch meta;  // counters, sizes, log erasures, checkpoint record
+  storage::Batch meta;  // counters, sizes, checkpoint record
   std::unordered_set<std::uint64_t> deleted;
   std::unordered_map<std::string, std::optional<model::ProfileId>> identities;
   std::vector<std::string> deleted_timer_keys;
   std::map<std::uint32_t, std::optional<std::string>> segments;
   std::map<std::string, std::optional<std::string>, std::less<>> mappings;
   std::uint64_t previous_first_log_seq = 0;  // the log it erases starts here
+  std::uint64_t log_end_seq = 0;             // and ends before this record
+  std::uint64_t log_erase_from = 0;          // unerased_log_seq_ at the boundary
+  bool log_erased = false;                   // set by the writer before `done`
   std::size_t log_bytes = 0;                 // and has this many bytes
   std::uint64_t profile_watermark = 0;       // next_profile_id_ at the boundary
 
@@ -115,6 +118,8 @@ void Engine::start_background_checkpoint() {
   c->segments = std::move(dirty_segments_);
   c->mappings = std::move(dirty_mappings_);
   c->previous_first_log_seq = first_log_seq_;
+  c->log_end_seq = next_log_seq_;
+  c->log_erase_from = unerased_log_seq_;
   c->log_bytes = log_bytes_;
   c->profile_watermark = next_profile_id_;
   // Sized from the last checkpoint's bytes per profile: hundreds of megabytes built by
@@ -179,11 +184,18 @@ void Engine::start_background_checkpoint() {
     append_timer_keys(batch, job.timer_keys);
     append_index_writes(batch, partition, job.identities, job.segments, job.mappings);
     batch.append(job.meta);
-    // Unlogged, then flushed: the checkpoint's tens of megabytes do not hold the commits'
-    // WAL writes behind theirs (at nice 19 that took up to half a second) nor go to disk
-    // twice. A crash before the flush loses the checkpoint whole, and with it the erasure of
-    // the log it covers: the next start re-runs that log from the previous checkpoint.
-    job.status = store->write_and_flush(batch);
+    // As SST files added whole, through no memtable: the checkpoint's tens of megabytes do
+    // not hold the commits' WAL writes behind theirs (at nice 19 that took up to half a
+    // second), are not inserted into a skip list only to be flushed, nor go to disk twice. A
+    // crash before they are added loses the checkpoint whole: the next start re-runs the log
+    // from the previous checkpoint. The log it covers is erased after it landed (the next
+    // start erases what a crash left of it: erase_covered_log).
+    job.status = store->write_as_files(batch);
+    if (job.status.ok()) {
+      storage::Batch erasure;
+      append_log_erasure(erasure, job.log_erase_from, job.log_end_seq);
+      job.log_erased = erasure.count() == 0 || store->write(erasure).ok();
+    }
     job.written_count = batch.count();
     job.written_bytes = batch.bytes();
     batch = storage::Batch();  // hand the memory back here, not on the engine thread
@@ -241,6 +253,7 @@ void Engine::finish_background_checkpoint(bool wait) {
                                       static_cast<double>(c->profiles.size());
     }
     checkpoint_profile_id_ = c->profile_watermark;
+    if (c->log_erased) unerased_log_seq_ = c->log_end_seq;  // else the next checkpoint does
     allow_eviction_pass();  // its profiles may be dropped now
     return;
   }
@@ -375,6 +388,20 @@ Status Engine::run_log_record(std::string_view record) {
                           "unknown command byte " + std::to_string(op_byte));
     }
   }
+  return ok_status();
+}
+
+Status Engine::erase_covered_log() {
+  const std::string prefix(1, static_cast<char>(storage::RecordType::kCommandLog));
+  const std::string end = storage::command_log_key(first_log_seq_);
+  storage::Batch erasure;
+  SHOAL_RETURN_IF_ERROR(store_.scan(prefix, [&](std::string_view key, std::string_view) {
+    if (key >= end) return false;
+    erasure.erase(key);
+    return true;
+  }));
+  if (erasure.count() > 0) SHOAL_RETURN_IF_ERROR(store_.write(erasure));
+  unerased_log_seq_ = first_log_seq_;
   return ok_status();
 }
 

@@ -272,6 +272,75 @@ TEST(StoreTest, ExportOutboxesLiveInTheirOwnFamilyAndTakeRangeDeletes) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(StoreTest, ABatchWrittenAsFilesEndsAsWriteWouldLeaveItOneFilePerRecordType) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("shoal_store_files_test_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto store = Store::open(dir.string(), {});
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  Batch before;  // logged, still in the memtable: the files' ranges overlap it
+  before.put("Pa", "old");
+  before.put("Pb", "old");
+  before.put("Pd", "old");
+  before.put(outbox_test_key("s1a"), "old");
+  ASSERT_TRUE((*store)->write(before).ok());
+  Batch batch;  // out of key order, with several ops on a key: the last one wins
+  batch.put("Pc", "1");
+  batch.erase("Pa");
+  batch.put("Pa", "new");  // deleted, then put again: put
+  batch.put("Pb", "x");
+  batch.erase("Pb");  // put, then deleted: absent
+  batch.put("Tb", "");
+  batch.put("Ta", "");
+  batch.put(outbox_test_key("s1b"), "m");
+  batch.erase(outbox_test_key("s1a"));
+  batch.put("Pc", "2");
+  ASSERT_TRUE((*store)->write_as_files(batch).ok());
+  // P and T in the default family, E in the outbox family.
+  EXPECT_EQ((*store)->ingested_files(), 3u);
+  Batch after;  // logged after the files: newer than them
+  after.put("Pd", "newest");
+  ASSERT_TRUE((*store)->write(after).ok());
+  auto expect_contents = [&] {
+    EXPECT_EQ(scan_all(**store, "P"), (std::vector<std::string>{"Pa=new", "Pc=2", "Pd=newest"}));
+    EXPECT_EQ(scan_all(**store, "T"), (std::vector<std::string>{"Ta=", "Tb="}));
+    EXPECT_EQ(scan_all(**store, outbox_test_key("")),
+              (std::vector<std::string>{outbox_test_key("s1b") + "=m"}));
+  };
+  ASSERT_NO_FATAL_FAILURE(expect_contents());
+  // The files moved into the database: none is left beside it.
+  EXPECT_TRUE(std::filesystem::is_empty(dir / "ingest"));
+  store->reset();
+  store = Store::open(dir.string(), {});
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  ASSERT_NO_FATAL_FAILURE(expect_contents());
+  // An empty batch writes no file.
+  Batch empty;
+  ASSERT_TRUE((*store)->write_as_files(empty).ok());
+  EXPECT_EQ((*store)->ingested_files(), 0u);
+  store->reset();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(StoreTest, ABatchWithARangeDeleteIsNotWrittenAsFilesAndChangesNothing) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("shoal_store_files_range_test_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto store = Store::open(dir.string(), {});
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  Batch batch;
+  batch.put("Pa", "1");
+  batch.erase_range(outbox_test_key("a"), outbox_test_key("b"));
+  Status s = (*store)->write_as_files(batch);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(s.error().message.find("range delete"), std::string::npos) << s.error().message;
+  EXPECT_FALSE((*store)->get("Pa")->has_value());
+  EXPECT_TRUE(std::filesystem::is_empty(dir / "ingest"));
+  store->reset();
+  std::filesystem::remove_all(dir);
+}
+
 TEST(StoreTest, OutboxesWrittenBeforeTheirFamilyExistedAreMovedThereAtOpen) {
   auto dir = std::filesystem::temp_directory_path() /
              ("shoal_store_outbox_move_test_" + std::to_string(::getpid()));
@@ -326,15 +395,15 @@ TEST(StoreTest, OutboxesWrittenBeforeTheirFamilyExistedAreMovedThereAtOpen) {
 constexpr const char* kCrashChildEnv = "SHOAL_STORE_CRASH_CHILD";  // <dir>|<crash|flushed>
 constexpr int kUnloggedKeys = 20000;
 
-// The child of AnUnloggedBatchIsLostWholeByACrashBeforeItsFlush: a logged write, an unlogged
-// batch, a logged write, then an exit without closing the store (as kill -9), either between the
-// unlogged batch's write and its flush or after the flush.
+// The child of ABatchWrittenAsFilesIsLostWholeByACrashBeforeItIsAdded: a logged write, a batch
+// written as files, a logged write, then an exit without closing the store (as kill -9), either
+// between writing the files and adding them or after they were added.
 TEST(StoreCrashChild, Run) {
   const char* env = std::getenv(kCrashChildEnv);
   if (env == nullptr) GTEST_SKIP() << "runs only as StoreTest's child process";
   std::string spec = env;
   std::string dir = spec.substr(0, spec.find('|'));
-  bool crash_before_flush = spec.substr(spec.find('|') + 1) == "crash";
+  bool crash_before_ingest = spec.substr(spec.find('|') + 1) == "crash";
   auto store = Store::open(dir, {});
   ASSERT_TRUE(store.ok()) << store.error().message;
   Batch before;
@@ -347,16 +416,17 @@ TEST(StoreCrashChild, Run) {
     if (!raw->write(after).ok()) std::_Exit(4);
     std::_Exit(0);
   };
-  if (crash_before_flush) raw->set_before_flush_for_testing(write_after_and_die);
+  if (crash_before_ingest) raw->set_before_ingest_for_testing(write_after_and_die);
   Batch unlogged;
   for (int i = 0; i < kUnloggedKeys; ++i) unlogged.put("Pm" + std::to_string(100000 + i), "u");
   unlogged.erase("Pa");  // the checkpoint-like batch also erases
-  ASSERT_TRUE(raw->write_and_flush(unlogged).ok());
+  unlogged.put("Tz", "");  // and spans record types (files)
+  ASSERT_TRUE(raw->write_as_files(unlogged).ok());
   write_after_and_die();
 }
 
-TEST(StoreTest, AnUnloggedBatchIsLostWholeByACrashBeforeItsFlushAndKeptAfterIt) {
-  for (const std::string mode : {"crash", "flushed"}) {
+TEST(StoreTest, ABatchWrittenAsFilesIsLostWholeByACrashBeforeItIsAddedAndKeptAfter) {
+  for (const std::string mode : {"crash", "added"}) {
     auto dir = std::filesystem::temp_directory_path() /
                ("shoal_store_unlogged_test_" + std::to_string(::getpid()) + "_" + mode);
     std::filesystem::remove_all(dir);
@@ -373,9 +443,13 @@ TEST(StoreTest, AnUnloggedBatchIsLostWholeByACrashBeforeItsFlushAndKeptAfterIt) 
     if (mode == "crash") {
       EXPECT_EQ(unlogged, 0u) << "a part of the unlogged batch survived the crash";
       EXPECT_EQ((*store)->get("Pa")->value_or("-"), "logged before");
+      EXPECT_FALSE((*store)->get("Tz")->has_value());
+      // The files the crash left were removed when the store opened.
+      EXPECT_TRUE(std::filesystem::is_empty(dir / "ingest"));
     } else {
       EXPECT_EQ(unlogged, static_cast<std::size_t>(kUnloggedKeys));
       EXPECT_FALSE((*store)->get("Pa")->has_value());
+      EXPECT_TRUE((*store)->get("Tz")->has_value());
     }
     store->reset();
     std::filesystem::remove_all(dir);

@@ -2,8 +2,12 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/sst_file_writer.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <filesystem>
 
 #include "storage/codec.h"
 
@@ -214,6 +218,14 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, const StoreO
   }
   s = move_outboxes_to_their_family(*raw, families[1]);
   if (!s.ok()) return from_rocks(s, "moving export outboxes to their column family at " + path);
+  // Files of a write_as_files that a crash interrupted were never added: they go.
+  std::error_code error;
+  std::filesystem::remove_all(store->ingest_directory(), error);
+  if (!error) std::filesystem::create_directory(store->ingest_directory(), error);
+  if (error) {
+    return make_error(ErrorCode::kIo,
+                      "preparing " + store->ingest_directory() + ": " + error.message());
+  }
   return store;
 }
 
@@ -250,25 +262,157 @@ Status Store::write(Batch& batch) {
   return ok_status();
 }
 
-Status Store::write_and_flush(Batch& batch) {
+namespace {
+
+// One put or delete of a batch written as files.
+struct FileEntry {
+  std::string_view key;
+  std::string_view value;
+  std::uint32_t order;  // place in the batch: of several ops on a key, the last one wins
+  bool is_delete;
+};
+
+// A batch's entries per column family (default, outbox), pointing into the batch's bytes.
+class FileEntryCollector final : public rocksdb::WriteBatch::Handler {
+ public:
+  std::vector<FileEntry> by_family[2];
+
+  rocksdb::Status PutCF(std::uint32_t family, const rocksdb::Slice& key,
+                        const rocksdb::Slice& value) override {
+    return add(family, key, value, false);
+  }
+  rocksdb::Status DeleteCF(std::uint32_t family, const rocksdb::Slice& key) override {
+    return add(family, key, rocksdb::Slice(), true);
+  }
+  rocksdb::Status DeleteRangeCF(std::uint32_t, const rocksdb::Slice&,
+                                const rocksdb::Slice&) override {
+    return rocksdb::Status::InvalidArgument("it holds a range delete");
+  }
+
+ private:
+  rocksdb::Status add(std::uint32_t family, const rocksdb::Slice& key, const rocksdb::Slice& value,
+                      bool is_delete) {
+    if (family > kOutboxFamilyId) {
+      return rocksdb::Status::InvalidArgument("it addresses an unknown column family");
+    }
+    by_family[family].push_back({std::string_view(key.data(), key.size()),
+                                 std::string_view(value.data(), value.size()), order_++,
+                                 is_delete});
+    return rocksdb::Status::OK();
+  }
+  std::uint32_t order_ = 0;
+};
+
+std::string_view record_type_of(std::string_view key) { return key.substr(0, 1); }
+
+}  // namespace
+
+std::string Store::ingest_directory() const { return path_ + "/ingest"; }
+
+Status Store::write_as_files(Batch& batch) {
   SHOAL_RETURN_IF_ERROR(check_write_fault(batch));
-  // Why this is all or nothing: one batch goes into one memtable per family, a flush installs
-  // a memtable's SST file atomically, and memtables are installed in the order they were
-  // filled. Until the flush, a crash drops the memtable's unlogged entries and WAL recovery
-  // restores its logged ones, which the callers' logs make whole without this batch.
-  rocksdb::WriteOptions wo;
-  wo.disableWAL = true;
-  rocksdb::Status s = db_->Write(wo, &batch.raw());
-  if (!s.ok()) return from_rocks(s, "writing an unlogged batch to the store");
-  if (before_flush_) before_flush_();
-  rocksdb::FlushOptions flush;
-  flush.wait = true;
-  flush.allow_write_stall = false;  // rather wait than stall the writers of the WAL path
-  std::vector<rocksdb::ColumnFamilyHandle*> families = {families_[0]};
-  if (batch.touches_outbox()) families.push_back(families_[1]);
-  s = db_->Flush(flush, families);
-  if (!s.ok()) return from_rocks(s, "flushing an unlogged batch to the store");
+  FileEntryCollector entries;
+  rocksdb::Status s = batch.raw().Iterate(&entries);
+  if (!s.ok()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "a batch cannot be written as files: " + s.ToString());
+  }
+  std::vector<std::string> written;
+  auto remove_written = [&written] {
+    std::error_code ignored;  // a file already moved into the database is gone
+    for (const std::string& file : written) std::filesystem::remove(file, ignored);
+  };
+  std::vector<rocksdb::IngestExternalFileArg> args;
+  // The key range of each file, per entry of `args`: for the memtable check below.
+  std::vector<std::vector<std::pair<std::string, std::string>>> ranges;
+  for (std::uint32_t family = 0; family < 2; ++family) {
+    std::vector<FileEntry>& list = entries.by_family[family];
+    if (list.empty()) continue;
+    std::sort(list.begin(), list.end(), [](const FileEntry& a, const FileEntry& b) {
+      int c = a.key.compare(b.key);
+      return c != 0 ? c < 0 : a.order < b.order;
+    });
+    rocksdb::IngestExternalFileArg& arg = args.emplace_back();
+    arg.column_family = families_[family];
+    arg.options.move_files = true;           // a hard link: the bytes are written once
+    arg.options.allow_global_seqno = true;   // the files' keys are newer than all before them
+    arg.options.write_global_seqno = false;  // kept in the MANIFEST, not written into the file
+    std::vector<std::pair<std::string, std::string>>& family_ranges = ranges.emplace_back();
+    const rocksdb::Options options = db_->GetOptions(families_[family]);
+    rocksdb::SstFileWriter writer(rocksdb::EnvOptions(options), options, families_[family]);
+    bool open = false;
+    std::string_view last_key;
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const FileEntry& entry = list[i];
+      if (i + 1 < list.size() && list[i + 1].key == entry.key) continue;  // a later op wins
+      if (!open || record_type_of(entry.key) != record_type_of(last_key)) {
+        if (open) {
+          s = writer.Finish();
+          if (!s.ok()) break;
+          family_ranges.back().second = std::string(last_key);
+        }
+        std::string file = ingest_directory() + "/" + std::to_string(::getpid()) + "-" +
+                           std::to_string(next_ingest_file_.fetch_add(1)) + ".sst";
+        s = writer.Open(file);
+        if (!s.ok()) break;
+        written.push_back(file);
+        arg.external_files.push_back(std::move(file));
+        family_ranges.emplace_back(std::string(entry.key), std::string());
+        open = true;
+      }
+      s = entry.is_delete ? writer.Delete(rocksdb::Slice(entry.key.data(), entry.key.size()))
+                          : writer.Put(rocksdb::Slice(entry.key.data(), entry.key.size()),
+                                       rocksdb::Slice(entry.value.data(), entry.value.size()));
+      if (!s.ok()) break;
+      last_key = entry.key;
+    }
+    if (s.ok() && open) {
+      s = writer.Finish();
+      family_ranges.back().second = std::string(last_key);
+    }
+    if (!s.ok()) {
+      remove_written();
+      return from_rocks(s, "writing a batch as files in " + ingest_directory());
+    }
+  }
+  if (args.empty()) return ok_status();
+  // A file whose key range overlaps a memtable makes the ingestion flush that memtable while
+  // it holds every other writer back. Flushing such a memtable first, with writers going on,
+  // leaves that only to writes that land in between.
+  std::vector<rocksdb::ColumnFamilyHandle*> to_flush;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (memtable_overlaps(args[i].column_family, ranges[i]))
+      to_flush.push_back(args[i].column_family);
+  }
+  if (!to_flush.empty()) {
+    rocksdb::FlushOptions flush;
+    flush.wait = true;
+    flush.allow_write_stall = false;  // rather wait than stall the writers of the WAL path
+    s = db_->Flush(flush, to_flush);
+    if (!s.ok()) {
+      remove_written();
+      return from_rocks(s, "flushing before adding files to the store");
+    }
+  }
+  if (before_ingest_) before_ingest_();
+  s = db_->IngestExternalFiles(args);
+  remove_written();  // left behind when moving fell back to copying, or on failure
+  if (!s.ok()) return from_rocks(s, "adding a batch's files to the store");
+  ingested_files_.fetch_add(written.size(), std::memory_order_relaxed);
   return ok_status();
+}
+
+bool Store::memtable_overlaps(
+    rocksdb::ColumnFamilyHandle* family,
+    const std::vector<std::pair<std::string, std::string>>& ranges) const {
+  rocksdb::ReadOptions memtables_only;
+  memtables_only.read_tier = rocksdb::kMemtableTier;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(memtables_only, family));
+  for (const auto& [smallest, largest] : ranges) {
+    it->Seek(slice(smallest));
+    if (it->Valid() && it->key().compare(slice(largest)) <= 0) return true;
+  }
+  return false;
 }
 
 Status Store::scan(std::string_view prefix,

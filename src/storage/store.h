@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/result.h"
@@ -66,12 +67,16 @@ class Store {
   Result<std::optional<std::string>> get(std::string_view key) const;
   // Writes atomically; durable against process crash once this returns.
   Status write(Batch& batch);
-  // Writes atomically without the write-ahead log and returns once the batch is in SST files
-  // (a flush of the families it touches). A crash before that loses the batch whole, never part
-  // of it; writes made before and after through write() are recovered as usual. For large
-  // batches that can be lost and redone (the engine's background checkpoints): they neither
-  // hold up other threads' WAL writes behind theirs nor write their bytes twice.
-  Status write_and_flush(Batch& batch);
+  // Writes atomically without the write-ahead log, as SST files added to the database whole
+  // (RocksDB external file ingestion); durable against process crash once this returns. A
+  // crash before that loses the batch whole, never part of it; writes made before and after
+  // through write() are recovered as usual. The entries are sorted here and the last op on a
+  // key wins, as in a batch written by write(); range deletes are refused (kInvalidArgument).
+  // For large batches that can be lost and redone (the engine's background checkpoints): they
+  // go through no memtable, neither hold up other threads' WAL writes behind theirs nor write
+  // their bytes twice. One file per record type, so that a file's key range overlaps what the
+  // commits keep writing (the command log, outboxes, positions) only where the keys do.
+  Status write_as_files(Batch& batch);
   // Calls `visit(key, value)` for every key starting with `prefix`, in key order, until it
   // returns false. An empty prefix visits the default family, then the outbox family.
   Status scan(std::string_view prefix,
@@ -94,14 +99,23 @@ class Store {
   // cannot be made to fail a chosen write). Called on the writing thread; null removes it.
   using WriteFault = std::function<Status(const Batch&)>;
   void set_write_fault_for_testing(WriteFault fault);
-  // Tests: called by write_and_flush between its unlogged write and the flush (a crash there).
-  void set_before_flush_for_testing(std::function<void()> hook) { before_flush_ = std::move(hook); }
+  // Tests: called by write_as_files between writing its files and adding them (a crash there).
+  void set_before_ingest_for_testing(std::function<void()> hook) {
+    before_ingest_ = std::move(hook);
+  }
+  // Files write_as_files has added to the database so far (tests check the path is taken).
+  std::uint64_t ingested_files() const { return ingested_files_.load(std::memory_order_relaxed); }
 
  private:
   Store(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> families,
         std::string path, StoreOptions options);
   rocksdb::ColumnFamilyHandle* family_for(std::string_view key) const;
   Status check_write_fault(const Batch& batch);
+  std::string ingest_directory() const;  // write_as_files' files before they are added
+  // Whether the family's memtables hold a key in one of the [smallest, largest] ranges (puts
+  // only; RocksDB also counts tombstones).
+  bool memtable_overlaps(rocksdb::ColumnFamilyHandle* family,
+                         const std::vector<std::pair<std::string, std::string>>& ranges) const;
   Status scan_family(rocksdb::ColumnFamilyHandle* family, std::string_view prefix,
                      std::string_view start,
                      const std::function<bool(std::string_view, std::string_view)>& visit) const;
@@ -112,7 +126,9 @@ class Store {
   std::atomic<bool> has_write_fault_{false};  // checked first, so writes pay one load
   std::mutex write_fault_mutex_;
   WriteFault write_fault_;
-  std::function<void()> before_flush_;
+  std::function<void()> before_ingest_;
+  std::atomic<std::uint64_t> ingested_files_{0};
+  std::atomic<std::uint64_t> next_ingest_file_{0};  // names this process's files apart
 };
 
 }  // namespace shoal::storage
