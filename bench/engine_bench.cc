@@ -45,7 +45,6 @@ struct Options {
   double max_seconds = 600;
   double progress_seconds = 0;  // > 0: a progress line (rate, cache, memory) this often
   std::size_t cache_mb = 0;      // 0: the engine's default profile cache budget
-  bool prefetch_events = true;   // announce events ahead (Engine::prefetch_event)
 };
 
 bool parse_options(int argc, char** argv, Options& o) {
@@ -62,14 +61,11 @@ bool parse_options(int argc, char** argv, Options& o) {
     if (a == "--help" || a == "-h") {
       std::printf(
           "shoal bench engine [--profiles N] [--events N] [--segments N] [--zipf S] "
-          "[--commit-ms MS] [--checkpoint-ms MS] [--no-command-log] [--trigger-log] "
-          "[--inline-checkpoints] [--seed N] [--data-dir DIR] "
-          "[--sync] [--max-seconds S] [--progress-seconds S] [--cache-mb MB] [--no-prefetch]\n");
+          "[--commit-ms MS] [--checkpoint-ms MS] [--no-command-log] [--trigger-log] [--inline-checkpoints] [--seed N] [--data-dir DIR] "
+          "[--sync] [--max-seconds S] [--progress-seconds S] [--cache-mb MB]\n");
       return false;
     } else if (a == "--sync") {
       o.sync = true;
-    } else if (a == "--no-prefetch") {
-      o.prefetch_events = false;
     } else if (a == "--no-command-log") {
       o.command_log = false;
     } else if (a == "--trigger-log") {
@@ -372,17 +368,8 @@ int run_engine_bench(int argc, char** argv) {
     return true;
   };
   bool stopped = false;
-  constexpr std::size_t kAhead = engine::Engine::kEventPrefetchDistance;
   for (const EventFeed::Batch* events = feed.next(); events && !stopped; events = feed.next()) {
-    // As the server's callers do with a batch: each event is announced kAhead calls before
-    // it is applied (--no-prefetch: never).
-    if (o.prefetch_events) {
-      for (std::size_t k = 0; k < std::min(kAhead, events->size()); ++k) {
-        engine.prefetch_event("events", (*events)[k].data);
-      }
-    }
-    for (std::size_t k = 0; k < events->size(); ++k) {
-      const GeneratedEvent& event = (*events)[k];
+    for (const GeneratedEvent& event : *events) {
       auto now = Clock::now();
       if (std::chrono::duration_cast<std::chrono::milliseconds>(now - last_commit).count() >=
           o.commit_ms) {
@@ -410,9 +397,6 @@ int run_engine_bench(int argc, char** argv) {
         }
       }
       batch_starts.push_back(now);
-      if (o.prefetch_events && k + kAhead < events->size()) {
-        engine.prefetch_event("events", (*events)[k + kAhead].data);
-      }
       engine.advance_to(event.ts);
       if (engine.apply_event("events", event.data, event.ts).applied) ++applied;
       ++i;

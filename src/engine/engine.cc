@@ -914,51 +914,6 @@ void Engine::prefetch_next_due_profiles() {
   }
 }
 
-void Engine::prefetch_event(std::string_view stream, const model::Value& data) {
-  // Stages by calls since the event's own (it is applied kEventPrefetchDistance calls after):
-  // its identity slot now; the cache lookup (slot fetched by then) and the profile's table
-  // slot 4 calls later; the profile object at 6; the first lines of its field list at 7.
-  // Measured against 2/3/4, which left more of the misses in the stages themselves.
-  constexpr std::size_t kLookup = 4, kProfile = 6, kContents = 7;
-  static_assert(kContents < kEventPrefetchDistance);
-  const std::size_t call = event_prefetch_calls_++;
-  auto earlier = [&](std::size_t calls_ago) -> EventPrefetch* {
-    return call >= calls_ago ? &event_prefetch_[(call - calls_ago) % kEventPrefetchDistance]
-                             : nullptr;
-  };
-  if (EventPrefetch* e = earlier(kLookup); e && !e->identity_key.empty()) {
-    std::optional<model::ProfileId> id;
-    if (identities_.find(e->identity_key, id) && id) {
-      e->profile = id->value;
-      profiles_.prefetch(id->value);
-    }
-  }
-  if (EventPrefetch* e = earlier(kProfile); e && e->profile != 0) {
-    if (const CachedProfile* cached = profiles_.find(e->profile)) {
-      prefetch(std::string_view(reinterpret_cast<const char*>(&cached->profile),
-                                sizeof(model::Profile)));
-    }
-  }
-  if (EventPrefetch* e = earlier(kContents); e && e->profile != 0) {
-    if (const CachedProfile* cached = profiles_.find(e->profile)) {
-      const model::Profile& p = cached->profile;
-      prefetch(std::string_view(reinterpret_cast<const char*>(p.fields.data()),
-                                p.fields.size() * sizeof(p.fields[0])));
-    }
-  }
-  EventPrefetch& fresh = event_prefetch_[call % kEventPrefetchDistance];
-  fresh.identity_key.clear();
-  fresh.profile = 0;
-  const mapping::Mapping* mapping = mapping_for(stream);
-  if (!mapping || mapping->identity_columns.empty() || !data.is_map()) return;
-  const mapping::Column& column = mapping->columns[mapping->identity_columns.front()];
-  if (!column.reads_field_directly || column.reads_timestamp) return;
-  const model::Value* value = model::lookup_path(data, column.field_path);
-  if (!value || !value->is_string() || value->as_string().empty()) return;
-  write_identity_cache_key(column.name, value->as_string(), fresh.identity_key);
-  identities_.prefetch(fresh.identity_key);
-}
-
 void Engine::close_millisecond() {
   if (!millisecond_open_) return;
   if (recording()) log_command('C', {});

@@ -11,7 +11,6 @@
 // erases the log it covers. open() loads the last checkpoint and re-runs the log's commands:
 // the engine is deterministic, so that rebuilds exactly the state of the last commit. Triggers
 // re-emitted by that re-run were committed the first time and are dropped.
-#include <array>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -214,14 +213,6 @@ class Engine {
   // Applies one event of `stream` at the current instant. `event_ts` is the event's own time.
   EventOutcome apply_event(std::string_view stream, const model::Value& data,
                            TimestampMs event_ts);
-  // A hint that changes nothing: `data` is the event apply_event will get
-  // kEventPrefetchDistance calls from now (callers that hold a batch pass each event that far
-  // ahead). Starts fetching, over the next calls, what applying it reads first: the index
-  // slot of its first identity, then the profile that identity names and its field list. At
-  // 1M profiles each of these is a cache miss that would otherwise stall the event. Follows
-  // only a first identity read directly from a string field of the event.
-  static constexpr std::size_t kEventPrefetchDistance = 8;
-  void prefetch_event(std::string_view stream, const model::Value& data);
   // Removes one field from the profile that holds identity (field, value).
   Status delete_field(std::string_view identity_field, std::string_view identity_value,
                       std::string_view field);
@@ -450,13 +441,6 @@ class Engine {
   // Identity index cache: "field\0value" -> profile id (nullopt = known absent, pending delete).
   IdentityCache identities_;
   std::string identity_key_buffer_;  // lookup_identity's key
-  // prefetch_event's events in flight, a ring indexed by its call count.
-  struct EventPrefetch {
-    std::string identity_key;   // empty: nothing to follow
-    std::uint64_t profile = 0;  // found in the identity cache (0: not found)
-  };
-  std::array<EventPrefetch, kEventPrefetchDistance> event_prefetch_;
-  std::size_t event_prefetch_calls_ = 0;
   // Every identity of this partition is in identities_ (none in the store at open, none
   // evicted since): a lookup that misses the cache needs no store read.
   bool identity_cache_complete_ = false;

@@ -70,10 +70,6 @@ void IdentityCache::release_key(Slot& slot) {
   slot = Slot{};
 }
 
-void IdentityCache::prefetch(std::string_view key) const {
-  if (capacity_ != 0) __builtin_prefetch(&slots_[hash_of(key) & (capacity_ - 1)]);
-}
-
 const IdentityCache::Slot* IdentityCache::find_slot(std::string_view key,
                                                     std::uint64_t hash) const {
   if (capacity_ == 0) return nullptr;

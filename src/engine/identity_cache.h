@@ -28,8 +28,6 @@ class IdentityCache {
 
   // True when `key` is cached; then `id` is its profile, or nullopt for a cached miss.
   bool find(std::string_view key, std::optional<model::ProfileId>& id) const;
-  // Starts fetching the slot where a lookup of `key` begins (a hint; changes nothing).
-  void prefetch(std::string_view key) const;
   // Inserts or replaces.
   void set(std::string_view key, std::optional<model::ProfileId> id);
   // Removes `key` if cached; true when it was.

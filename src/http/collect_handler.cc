@@ -1,7 +1,6 @@
 // POST /collect/json/{stream}: one JSON object, an array of objects, or newline-delimited JSON.
 // Parsing happens on the I/O thread; the events are applied in one engine work item and the
 // response is sent after the batch that holds them is committed.
-#include <algorithm>
 #include <boost/json.hpp>
 
 #include "core/time_format.h"
@@ -178,15 +177,7 @@ void collect(ApiContext& context, Request& request, Responder respond) {
   on_engine(context, std::move(respond),
             [batch, stream, timestamp_field, content_type, max_listed](engine::Engine& engine) {
               std::uint64_t applied = 0;
-              const std::vector<CollectedEvent>& events = batch->events;
-              constexpr std::size_t kAhead = engine::Engine::kEventPrefetchDistance;
-              for (std::size_t k = 0; k < std::min(kAhead, events.size()); ++k) {
-                engine.prefetch_event(stream, events[k].data);
-              }
-              for (std::size_t k = 0; k < events.size(); ++k) {
-                const CollectedEvent& event = events[k];
-                if (k + kAhead < events.size())
-                  engine.prefetch_event(stream, events[k + kAhead].data);
+              for (const CollectedEvent& event : batch->events) {
                 TimestampMs ts = event.ts == kAtArrival ? engine.now() : event.ts;
                 engine::EventOutcome outcome = engine.apply_event(stream, event.data, ts);
                 if (outcome.applied) {

@@ -552,14 +552,7 @@ bool Consumer::commit_page(ShardWorker& worker, std::shared_ptr<Page> page) {
       }
       page->pinned = true;
       TimestampMs now = clock.now_ms();
-      constexpr std::size_t kAhead = engine::Engine::kEventPrefetchDistance;
-      for (std::size_t i = 0; i < std::min(kAhead, page->events.size()); ++i) {
-        engine.prefetch_event(target, page->events[i].data);
-      }
       for (std::size_t i = 0; i < page->events.size(); ++i) {
-        if (i + kAhead < page->events.size()) {
-          engine.prefetch_event(target, page->events[i + kAhead].data);
-        }
         DecodedEvent& event = page->events[i];
         engine::EventOutcome outcome;
         try {
