@@ -66,11 +66,11 @@ struct Engine::InflightCheckpoint {
   std::vector<std::string> deleted_timer_keys;
   std::map<std::uint32_t, std::optional<std::string>> segments;
   std::map<std::string, std::optional<std::string>, std::less<>> mappings;
-  std::uint64_t previous_first_log_seq = 0;  // the log it erases starts here
+  std::uint64_t previous_first_log_seq = 0;  // the log it covers starts here
   std::uint64_t log_end_seq = 0;             // and ends before this record
-  std::uint64_t log_erase_from = 0;          // unerased_log_seq_ at the boundary
-  bool log_erased = false;                   // set by the writer before `done`
   std::size_t log_bytes = 0;                 // and has this many bytes
+  std::uint64_t log_erase_from = 0;          // it erases from unerased_log_seq_ at the boundary
+  bool log_erased = false;                   // set by the writer before `done`
   std::uint64_t profile_watermark = 0;       // next_profile_id_ at the boundary
 
   std::thread writer;

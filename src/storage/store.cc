@@ -67,26 +67,15 @@ Batch::Batch(Batch&&) noexcept = default;
 Batch& Batch::operator=(Batch&&) noexcept = default;
 
 void Batch::put(std::string_view key, std::string_view value) {
-  rocksdb::ColumnFamilyHandle* family = address_for(key);
-  touches_outbox_ |= family != nullptr;
-  batch_->Put(family, slice(key), slice(value));
+  batch_->Put(address_for(key), slice(key), slice(value));
 }
-void Batch::erase(std::string_view key) {
-  rocksdb::ColumnFamilyHandle* family = address_for(key);
-  touches_outbox_ |= family != nullptr;
-  batch_->Delete(family, slice(key));
-}
+void Batch::erase(std::string_view key) { batch_->Delete(address_for(key), slice(key)); }
 void Batch::erase_range(std::string_view begin, std::string_view end) {
-  rocksdb::ColumnFamilyHandle* family = address_for(begin);
-  touches_outbox_ |= family != nullptr;
-  batch_->DeleteRange(family, slice(begin), slice(end));
+  batch_->DeleteRange(address_for(begin), slice(begin), slice(end));
 }
 std::size_t Batch::count() const { return batch_->Count(); }
 std::size_t Batch::bytes() const { return batch_->GetDataSize(); }
-void Batch::clear() {
-  batch_->Clear();
-  touches_outbox_ = false;
-}
+void Batch::clear() { batch_->Clear(); }
 
 void Batch::append(const Batch& other) {
   // Re-adds each entry through the public Handler interface (WriteBatch's own Append is
@@ -106,7 +95,6 @@ void Batch::append(const Batch& other) {
     }
     rocksdb::WriteBatch& to;
   } copier(*batch_);
-  touches_outbox_ |= other.touches_outbox_;
   rocksdb::Status s = other.batch_->Iterate(&copier);
   (void)s;  // our batches hold only puts, deletes and range deletes, which always copy
 }

@@ -52,11 +52,9 @@ class Batch {
   // Adds `other`'s puts and deletes after this batch's own, in their order.
   void append(const Batch& other);
   rocksdb::WriteBatch& raw() { return *batch_; }
-  bool touches_outbox() const { return touches_outbox_; }
 
  private:
   std::unique_ptr<rocksdb::WriteBatch> batch_;
-  bool touches_outbox_ = false;
 };
 
 class Store {
