@@ -154,13 +154,14 @@ double median_ns(const Options& o, std::size_t calls_per_round, Fn&& fn) {
 // answers (exact field, then identity, then the original for _created, _modified and "a.b").
 class ScanFieldSource final : public model::FieldSource {
  public:
+  using model::FieldSource::find;
   explicit ScanFieldSource(const model::Profile& profile) : profile_(profile), original_(profile) {}
   const Value* find(std::string_view path) const override {
     auto same = [&](const std::string& name) {
       return name.size() == path.size() && std::memcmp(name.data(), path.data(), path.size()) == 0;
     };
     for (const auto& [name, field] : profile_.fields) {
-      if (same(name)) return &field.value;
+      if (same(name.str())) return &field.value;
     }
     for (const model::Identity& id : profile_.identities) {
       if (same(id.field)) return &id.values;

@@ -461,7 +461,9 @@ void Engine::merge_into(CachedProfile& survivor, CachedProfile& absorbed) {
   for (const model::OrdinalTime& m : from.memberships) {
     emit(from, m.segment, TriggerEvent::kExit, TriggerReason::kMerged, now_, /*entered=*/m.at);
   }
-  for (auto& [name, value] : from.fields) {
+  for (std::size_t i = 0; i < from.fields.size(); ++i) {
+    const model::FieldName name = from.fields.name(i);
+    const model::FieldValue& value = from.fields.value(i);
     if (model::FieldValue* existing = to.mutable_field(name)) {
       model::merge_field(*existing, value, existing->merge, options_.merge);
     } else {
@@ -906,8 +908,9 @@ void Engine::prefetch_next_due_profiles() {
   if (const TimerQueue::Entry* e = timers_.ahead(kContentsAhead)) {
     if (const CachedProfile* cached = profiles_.find(e->second)) {
       const model::Profile& p = cached->profile;
-      prefetch(std::string_view(reinterpret_cast<const char*>(p.fields.data()),
-                                p.fields.size() * sizeof(p.fields[0])));
+      __builtin_prefetch(p.fields.names().data());
+      prefetch(std::string_view(reinterpret_cast<const char*>(p.fields.values().data()),
+                                p.fields.size() * sizeof(model::FieldValue)));
       __builtin_prefetch(p.memberships.bytes().data());  // first lines only: few per call
       __builtin_prefetch(p.timers.bytes().data());
     }

@@ -73,15 +73,17 @@ void build_message_json(const MessageInput& in, const segment::Catalog& catalog,
   static const std::vector<model::Identity> kNoIdentities;
   const std::vector<model::Identity>& identities =
       p ? p->identities.items() : (in.identities ? *in.identities : kNoIdentities);
-  static const std::vector<std::pair<std::string, model::FieldValue>> kNoFields;
-  const auto& fields = p ? p->fields : kNoFields;
+  static const model::ProfileFields kNoFields;
+  const model::ProfileFields& fields = p ? p->fields : kNoFields;
   std::size_t i = 0, f = 0;
   while (i < identities.size() || f < fields.size()) {
-    bool take_field = f < fields.size() &&
-                      (i >= identities.size() || fields[f].first <= identities[i].field);
+    bool take_field =
+        f < fields.size() &&
+        (i >= identities.size() || fields.name(f).text() <= std::string_view(identities[i].field));
     if (take_field) {
-      if (i < identities.size() && fields[f].first == identities[i].field) ++i;
-      const auto& [name, value] = fields[f++];
+      if (i < identities.size() && fields.name(f).text() == identities[i].field) ++i;
+      const std::string_view name = fields.name(f);
+      const model::FieldValue& value = fields.value(f++);
       if (name == "segment_events" || !wanted(in.fields, name)) continue;
       comma();
       key(out, name);

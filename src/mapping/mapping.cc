@@ -195,6 +195,7 @@ class Parser {
                                        std::to_string(other.column) + "); rename one with AS");
         }
       }
+      column.field_name = model::FieldName::intern(column.name);
       mapping.columns.push_back(std::move(column));
       if (peek().kind == TokenKind::kComma) {
         ++pos_;
@@ -532,6 +533,7 @@ class Parser {
 // What IF, WHERE and column expressions read: the event's fields, and `_ts` as a date.
 class EventFieldSource final : public model::FieldSource {
  public:
+  using model::FieldSource::find;
   EventFieldSource(const model::Value& event, TimestampMs ts) : event_(event), ts_(model::Date{ts}) {}
   const model::Value* find(std::string_view path) const override {
     if (path == "_ts") return &ts_;
@@ -744,7 +746,7 @@ void apply_mapping(const Mapping& mapping, const model::Value& event, TimestampM
       continue;
     }
     ++used_fields;
-    field.name.assign(column.name);
+    field.name = column.field_name;
     field.value.ts = event_ts;
     field.value.seq = seq;
     field.value.merge = column.merge;

@@ -36,6 +36,7 @@ std::string_view aggregate_name(Aggregate aggregate);
 
 struct Column {
   std::string name;  // output name (AS, or derived from the expression; see docs)
+  model::FieldName field_name;  // `name` interned (set by parse_mapping)
   Aggregate aggregate = Aggregate::kNone;
   std::string expression_text;  // the expression as written (aggregate call included)
   // The value expression (the aggregate's argument for an aggregate); null for count(*).
@@ -78,7 +79,7 @@ Result<Mapping> parse_mapping(std::string_view text);
 // value.value is coerced to the column's kind; value.ts = event ts; value.seq = seq;
 // value.merge = the column's merge op.
 struct MappedField {
-  std::string name;
+  model::FieldName name;
   model::FieldValue value;
 };
 

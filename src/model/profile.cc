@@ -8,12 +8,6 @@
 namespace shoal::model {
 namespace {
 
-template <class Vec>
-auto find_sorted(Vec& entries, std::string_view name) {
-  return std::lower_bound(entries.begin(), entries.end(), name,
-                          [](const auto& entry, std::string_view key) { return name_less(entry.first, key); });
-}
-
 // Heap bytes below a value (not the Value object itself); series bytes go to `series`.
 std::size_t value_heap(const Value& v, std::size_t& series) {
   switch (v.type()) {
@@ -49,43 +43,83 @@ ProfileFootprint footprint(const Profile& profile) {
   ProfileFootprint f;
   f.object = sizeof(Profile);
   f.identities = profile.identities.heap_bytes();
-  f.fields = profile.fields.capacity() * sizeof(profile.fields[0]);
-  for (const auto& [name, value] : profile.fields) {
-    f.fields += string_heap_bytes(name) + value_heap(value.value, f.series);
-  }
+  // Names are interned: shared by all profiles, not counted here.
+  f.fields = profile.fields.array_bytes();
+  for (const auto& [name, value] : profile.fields) f.fields += value_heap(value.value, f.series);
   f.memberships = profile.memberships.heap_bytes();
   f.timers = profile.timers.heap_bytes();
   return f;
 }
 
+std::size_t ProfileFields::find(std::string_view name) const {
+  auto it = std::lower_bound(
+      names_.begin(), names_.end(), name,
+      [](FieldName entry, std::string_view key) { return name_less(entry.text(), key); });
+  return it != names_.end() && name_equal(it->text(), name)
+             ? static_cast<std::size_t>(it - names_.begin())
+             : npos;
+}
+
+FieldValue& ProfileFields::insert(FieldName name, FieldValue value) {
+  auto it = std::lower_bound(names_.begin(), names_.end(), name);
+  const auto i = it - names_.begin();
+  names_.insert(it, name);
+  return *values_.insert(values_.begin() + i, std::move(value));
+}
+
+bool ProfileFields::append(FieldName name, FieldValue value) {
+  if (!names_.empty() && !(names_.back() < name)) return false;
+  names_.push_back(name);
+  values_.push_back(std::move(value));
+  return true;
+}
+
+void ProfileFields::erase(std::size_t i) {
+  names_.erase(names_.begin() + static_cast<std::ptrdiff_t>(i));
+  values_.erase(values_.begin() + static_cast<std::ptrdiff_t>(i));
+}
+
+void ProfileFields::reserve(std::size_t n) {
+  names_.reserve(n);
+  values_.reserve(n);
+}
+
+std::size_t ProfileFields::array_bytes() const {
+  return names_.capacity() * sizeof(FieldName) + values_.capacity() * sizeof(FieldValue);
+}
+
+const FieldValue* Profile::field(FieldName name) const {
+  const std::size_t i = fields.find(name);
+  return i == ProfileFields::npos ? nullptr : &fields.value(i);
+}
+
 const FieldValue* Profile::field(std::string_view name) const {
-  auto it = find_sorted(fields, name);
-  return it != fields.end() && name_equal(it->first, name) ? &it->second : nullptr;
+  const std::size_t i = fields.find(name);
+  return i == ProfileFields::npos ? nullptr : &fields.value(i);
 }
 
-FieldValue* Profile::mutable_field(std::string_view name) {
-  auto it = find_sorted(fields, name);
-  return it != fields.end() && name_equal(it->first, name) ? &it->second : nullptr;
+FieldValue* Profile::mutable_field(FieldName name) {
+  const std::size_t i = fields.find(name);
+  return i == ProfileFields::npos ? nullptr : &fields.value(i);
 }
 
-FieldValue* Profile::mutable_field(std::string_view name, std::size_t& hint) {
-  if (hint < fields.size() && name_equal(fields[hint].first, name)) return &fields[hint].second;
-  auto it = find_sorted(fields, name);
-  if (it == fields.end() || !name_equal(it->first, name)) return nullptr;
-  hint = static_cast<std::size_t>(it - fields.begin());
-  return &it->second;
+FieldValue* Profile::mutable_field(FieldName name, std::size_t& hint) {
+  if (hint < fields.size() && fields.name(hint) == name) return &fields.value(hint);
+  const std::size_t i = fields.find(name);
+  if (i == ProfileFields::npos) return nullptr;
+  hint = i;
+  return &fields.value(i);
 }
 
-FieldValue& Profile::field_slot(std::string_view name) {
-  auto it = find_sorted(fields, name);
-  if (it != fields.end() && name_equal(it->first, name)) return it->second;
-  return fields.emplace(it, std::string(name), FieldValue{})->second;
+FieldValue& Profile::field_slot(FieldName name) {
+  if (FieldValue* existing = mutable_field(name)) return *existing;
+  return fields.insert(name, FieldValue{});
 }
 
 bool Profile::erase_field(std::string_view name) {
-  auto it = find_sorted(fields, name);
-  if (it == fields.end() || it->first != name) return false;
-  fields.erase(it);
+  const std::size_t i = fields.find(name);
+  if (i == ProfileFields::npos) return false;
+  fields.erase(i);
   return true;
 }
 
@@ -179,6 +213,15 @@ ProfileFieldSource::ProfileFieldSource(const Profile& profile)
 
 const Value* ProfileFieldSource::find(std::string_view path) const {
   if (const FieldValue* f = profile_.field(path)) return &f->value;
+  return find_beyond_fields(path);
+}
+
+const Value* ProfileFieldSource::find(FieldName name) const {
+  if (const FieldValue* f = profile_.field(name)) return &f->value;
+  return find_beyond_fields(name.text());
+}
+
+const Value* ProfileFieldSource::find_beyond_fields(std::string_view path) const {
   if (const Identity* id = profile_.identity(path)) return &id->values;
   if (path == "_created") return &created_;
   if (path == "_modified") return &modified_;

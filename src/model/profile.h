@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "model/field_name.h"
 #include "model/field_source.h"
 #include "model/ids.h"
 #include "model/kind.h"
@@ -25,6 +26,71 @@ struct FieldValue {
   std::uint64_t seq = 0;
   MergeOp merge = MergeOp::kLatest;
   friend bool operator==(const FieldValue&, const FieldValue&) = default;
+};
+
+// A profile's fields, sorted by name, kept as two arrays: the interned names, then the values.
+// A lookup by FieldName scans the names (one or two cache lines for a dozen fields) and then
+// touches only the value it wants; as one vector of (std::string, FieldValue) pairs, a binary
+// search read a 96-byte entry per probe, and names took 32 bytes each.
+class ProfileFields {
+ public:
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+  // Above this many fields a lookup by name is a binary search over the names' text.
+  static constexpr std::size_t kScanLimit = 32;
+
+  struct Entry {
+    FieldName name;
+    const FieldValue& value;
+  };
+  class const_iterator {
+   public:
+    const_iterator(const ProfileFields* fields, std::size_t i) : fields_(fields), i_(i) {}
+    Entry operator*() const { return Entry{fields_->names_[i_], fields_->values_[i_]}; }
+    const_iterator& operator++() {
+      ++i_;
+      return *this;
+    }
+    friend bool operator==(const const_iterator&, const const_iterator&) = default;
+
+   private:
+    const ProfileFields* fields_;
+    std::size_t i_;
+  };
+
+  std::size_t size() const { return names_.size(); }
+  bool empty() const { return names_.empty(); }
+  const_iterator begin() const { return const_iterator(this, 0); }
+  const_iterator end() const { return const_iterator(this, names_.size()); }
+  FieldName name(std::size_t i) const { return names_[i]; }
+  const FieldValue& value(std::size_t i) const { return values_[i]; }
+  FieldValue& value(std::size_t i) { return values_[i]; }
+  // The interned names in order, and the values (for prefetching their first lines).
+  const std::vector<FieldName>& names() const { return names_; }
+  const std::vector<FieldValue>& values() const { return values_; }
+
+  // The index of `name`, or npos.
+  std::size_t find(FieldName name) const {
+    if (names_.size() > kScanLimit) return find(name.text());
+    for (std::size_t i = 0; i < names_.size(); ++i) {
+      if (names_[i] == name) return i;
+    }
+    return npos;
+  }
+  std::size_t find(std::string_view name) const;
+  // Adds `name` after the last field; false (and nothing added) unless it orders after it.
+  bool append(FieldName name, FieldValue value);
+  // Inserts `name` (absent) at its place; returns its value.
+  FieldValue& insert(FieldName name, FieldValue value);
+  void erase(std::size_t i);
+  void reserve(std::size_t n);
+  // Bytes of the two arrays (capacity).
+  std::size_t array_bytes() const;
+
+  friend bool operator==(const ProfileFields&, const ProfileFields&) = default;
+
+ private:
+  std::vector<FieldName> names_;
+  std::vector<FieldValue> values_;
 };
 
 struct Identity {
@@ -70,7 +136,7 @@ struct Profile {
   TimestampMs created_ms = 0;
   TimestampMs modified_ms = 0;
   IdentityList identities;
-  std::vector<std::pair<std::string, FieldValue>> fields;  // sorted by name
+  ProfileFields fields;
   OrdinalTimes memberships;          // segment -> the instant the profile entered it
   std::uint64_t change_counter = 0;  // bumped on every change; part of trigger ids
   // Pending time-driven re-evaluations: segment -> when its answer changes by time alone (one
@@ -86,13 +152,15 @@ struct Profile {
   void set_timer(SegmentOrdinal segment, TimestampMs due);  // kNoTime removes it
   TimestampMs timer_due(SegmentOrdinal segment) const;      // kNoTime when none
 
+  const FieldValue* field(FieldName name) const;
   const FieldValue* field(std::string_view name) const;
-  FieldValue* mutable_field(std::string_view name);
-  // As mutable_field, trying fields[hint] first (one comparison where the search took
+  FieldValue* mutable_field(FieldName name);
+  // As mutable_field, trying field `hint` first (one comparison where the search took
   // several); on a find elsewhere, `hint` becomes its index. Any hint gives the same answer.
-  FieldValue* mutable_field(std::string_view name, std::size_t& hint);
+  FieldValue* mutable_field(FieldName name, std::size_t& hint);
   // Inserts an empty entry when absent.
-  FieldValue& field_slot(std::string_view name);
+  FieldValue& field_slot(FieldName name);
+  FieldValue& field_slot(std::string_view name) { return field_slot(FieldName::intern(name)); }
   bool erase_field(std::string_view name);
 
   const Identity* identity(std::string_view field) const;
@@ -126,10 +194,15 @@ ProfileFootprint footprint(const Profile& profile);
 // `_modified` (dates). "a.b" reads key b of map field a.
 class ProfileFieldSource final : public FieldSource {
  public:
+  using FieldSource::find;
   explicit ProfileFieldSource(const Profile& profile);
   const Value* find(std::string_view path) const override;
+  const Value* find(FieldName name) const override;
 
  private:
+  // What find() reads after the fields: identities, `_created`, `_modified`, map keys.
+  const Value* find_beyond_fields(std::string_view path) const;
+
   const Profile& profile_;
   Value created_;
   Value modified_;

@@ -106,14 +106,13 @@ TEST(ProfileTest, FieldSourceReadsFieldsIdentitiesAndMapKeys) {
   EXPECT_EQ(src.find("nope"), nullptr);
 }
 
-// Identities are copy-on-write: a shared list (a trigger's snapshot, a copied profile) keeps
-// what it had when the profile changes afterwards, and the profile sees its own change.
 TEST(ProfileTest, AFieldLookupWithAHintAnswersAsWithoutWhateverTheHint) {
   Profile p;
   for (const char* name : {"age", "country", "plan", "visits", "z"}) {
     p.field_slot(name).value = Value(std::string(name));
   }
-  for (const char* name : {"age", "country", "plan", "visits", "z", "missing", "", "aa"}) {
+  for (const char* text : {"age", "country", "plan", "visits", "z", "missing", "", "aa"}) {
+    const FieldName name = FieldName::intern(text);
     for (std::size_t start :
          {std::size_t{0}, std::size_t{2}, std::size_t{4}, std::size_t{5}, std::size_t{99}}) {
       std::size_t hint = start;
@@ -121,7 +120,7 @@ TEST(ProfileTest, AFieldLookupWithAHintAnswersAsWithoutWhateverTheHint) {
       EXPECT_EQ(with_hint, p.mutable_field(name)) << name << " hint " << start;
       if (with_hint) {
         // The hint now points at the field: the next lookup finds it first.
-        EXPECT_EQ(&p.fields[hint].second, with_hint) << name;
+        EXPECT_EQ(&p.fields.value(hint), with_hint) << name;
       } else {
         EXPECT_EQ(hint, start) << name;
       }
@@ -129,6 +128,86 @@ TEST(ProfileTest, AFieldLookupWithAHintAnswersAsWithoutWhateverTheHint) {
   }
 }
 
+TEST(FieldNameTest, EqualTextsAreOneNameOrderedByText) {
+  const FieldName a = FieldName::intern("visits");
+  const FieldName b = FieldName::intern(std::string("vis") + "its");
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a.text().data(), b.text().data());
+  EXPECT_EQ(a, std::string_view("visits"));
+  EXPECT_FALSE(a == FieldName::intern("visit"));
+  EXPECT_EQ(FieldName(), FieldName::intern(""));
+  // std::string's order: unsigned bytes, then length.
+  EXPECT_LT(FieldName::intern("visit"), a);
+  EXPECT_LT(FieldName::intern("Z"), FieldName::intern("a"));
+  EXPECT_LT(FieldName::intern("z"), FieldName::intern("\xc3\xa9"));
+  EXPECT_FALSE(a < b);
+}
+
+// Lookups by interned name scan up to kScanLimit fields and search by text above it; both,
+// and the lookup by text, must agree on every name, present or not, and keep the fields sorted.
+TEST(ProfileTest, FieldsFoundByNameOrTextAtAnySizeAndKeptSorted) {
+  for (std::size_t count :
+       {std::size_t{0}, std::size_t{1}, std::size_t{7}, ProfileFields::kScanLimit,
+        ProfileFields::kScanLimit + 1, std::size_t{100}}) {
+    Profile p;
+    // Inserted in a scrambled order.
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::size_t k = (i * 37) % count;
+      p.field_slot("f" + std::to_string(k)).value = Value(static_cast<std::int64_t>(k));
+    }
+    ASSERT_EQ(p.fields.size(), count);
+    for (std::size_t i = 1; i < p.fields.size(); ++i) {
+      EXPECT_LT(p.fields.name(i - 1), p.fields.name(i)) << count;
+    }
+    for (std::size_t k = 0; k < count + 3; ++k) {
+      const std::string text = "f" + std::to_string(k);
+      const FieldValue* by_name = p.field(FieldName::intern(text));
+      const FieldValue* by_text = p.field(std::string_view(text));
+      EXPECT_EQ(by_name, by_text) << text << " of " << count;
+      if (k < count) {
+        ASSERT_NE(by_name, nullptr) << text << " of " << count;
+        EXPECT_EQ(by_name->value, Value(static_cast<std::int64_t>(k)));
+      } else {
+        EXPECT_EQ(by_name, nullptr) << text << " of " << count;
+      }
+    }
+    if (count > 0) {
+      EXPECT_TRUE(p.erase_field("f0"));
+      EXPECT_FALSE(p.erase_field("f0"));
+      EXPECT_EQ(p.field(FieldName::intern("f0")), nullptr);
+      EXPECT_EQ(p.fields.size(), count - 1);
+    }
+  }
+}
+
+TEST(ProfileTest, FieldsAppendOnlyInOrder) {
+  ProfileFields fields;
+  EXPECT_TRUE(fields.append(FieldName::intern("b"), FieldValue{Value(1)}));
+  EXPECT_FALSE(fields.append(FieldName::intern("a"), FieldValue{Value(2)}));
+  EXPECT_FALSE(fields.append(FieldName::intern("b"), FieldValue{Value(3)}));
+  EXPECT_TRUE(fields.append(FieldName::intern("c"), FieldValue{Value(4)}));
+  ASSERT_EQ(fields.size(), 2u);
+  EXPECT_EQ(fields.name(0), std::string_view("b"));
+  EXPECT_EQ(fields.value(1).value, Value(4));
+}
+
+TEST(ProfileTest, FieldSourceFindsByInternedNameAsByText) {
+  Profile p;
+  p.created_ms = 5;
+  p.field_slot("plan").value = Value("pro");
+  p.field_slot("hits").value = Value(ValueMap{{"home", Value(3)}});
+  EXPECT_TRUE(p.add_identity("email", "a@x.com"));
+  ProfileFieldSource src(p);
+  const FieldSource& base = src;
+  for (const char* path : {"plan", "hits", "hits.home", "email", "_created", "_modified", "nope"}) {
+    EXPECT_EQ(base.find(FieldName::intern(path)), base.find(std::string_view(path))) << path;
+  }
+  EXPECT_NE(base.find(FieldName::intern("email")), nullptr);
+  EXPECT_NE(base.find(FieldName::intern("hits.home")), nullptr);
+}
+
+// Identities are copy-on-write: a shared list (a trigger's snapshot, a copied profile) keeps
+// what it had when the profile changes afterwards, and the profile sees its own change.
 TEST(ProfileTest, IdentitiesSharedWithASnapshotOrACopyAreCopiedOnChange) {
   Profile p;
   EXPECT_TRUE(p.identities.empty());

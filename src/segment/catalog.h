@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/string_hash.h"
 #include "model/ids.h"
 #include "segment/condition.h"
 #include "segment/plan.h"
@@ -52,12 +53,6 @@ struct BatchResult {
 struct SegmentAnswer {
   bool member = false;
   TimestampMs next_change = model::kNoTime;
-};
-
-// Lets unordered_map<std::string, ...> be searched with a string_view without allocating.
-struct StringHash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
 };
 
 class Catalog final {

@@ -76,7 +76,7 @@ void Plan::compile(ConditionPtr condition, const Linker& linker) {
 bool Plan::answer_in_closed_form(FieldReader& fields, TimestampMs now, bool& member,
                                  TimestampMs& next) const {
   const Node& n = nodes_[0];
-  const Value* value = fields.find(n.slot, n.field);
+  const Value* value = fields.find(n.slot, n.name);
   if (value == nullptr || !(value->is_date() || value->is_int())) return false;
   const TimestampMs m = value->is_date() ? value->as_date() : value->as_int();
   if (m >= kSafeMs || m <= -kSafeMs || now >= kSafeMs || now <= -kSafeMs) return false;
@@ -168,7 +168,10 @@ std::uint32_t Plan::add(const Condition& c, const Linker& linker) {
       break;
     }
   }
-  if (!n.field.empty()) n.slot = linker.field_slot(n.field);
+  if (!n.field.empty()) {
+    n.slot = linker.field_slot(n.field);
+    n.name = model::FieldName::intern(n.field);
+  }
   n.end = static_cast<std::uint32_t>(nodes_.size());
   nodes_[index] = n;
   return index;
@@ -202,11 +205,11 @@ bool Plan::eval_leaf(const Node& n, FieldReader& fields, TimestampMs now) const 
   switch (n.op) {
     case Op::kTree: return evaluate_condition(*n.atom, fields.source(), now, nullptr);
     case Op::kExists: {
-      const Value* v = fields.find(n.slot, n.field);
+      const Value* v = fields.find(n.slot, n.name);
       return v != nullptr && !v->is_empty();
     }
     case Op::kFieldLiteral: {
-      const Value* v = fields.find(n.slot, n.field);
+      const Value* v = fields.find(n.slot, n.name);
       const Value& r = *n.literal;
       if (v != nullptr) {
         // The common scalar pairs, as compare_scalars orders them; the rest on the general path.
@@ -220,7 +223,8 @@ bool Plan::eval_leaf(const Node& n, FieldReader& fields, TimestampMs now) const 
     }
     case Op::kFieldIn:
       return eval_field_in(n, fields);
-    case Op::kFieldNow: return eval_field_now(n, fields.find(n.slot, n.field), now);
+    case Op::kFieldNow:
+      return eval_field_now(n, fields.find(n.slot, n.name), now);
     case Op::kCountSince: return eval_count_since(n, fields, now);
     default:
       return false;  // inner nodes are eval's
@@ -228,7 +232,7 @@ bool Plan::eval_leaf(const Node& n, FieldReader& fields, TimestampMs now) const 
 }
 
 bool Plan::eval_field_in(const Node& n, FieldReader& fields) const {
-  const Value* v = fields.find(n.slot, n.field);
+  const Value* v = fields.find(n.slot, n.name);
   if (v == nullptr) return false;
   const auto begin = literals_.begin() + n.literals_begin;
   const auto end = literals_.begin() + n.literals_end;
@@ -262,7 +266,7 @@ bool Plan::eval_field_now(const Node& n, const Value* value, TimestampMs now) co
 }
 
 bool Plan::eval_count_since(const Node& n, FieldReader& fields, TimestampMs now) const {
-  const Value* series = fields.find(n.slot, n.field);
+  const Value* series = fields.find(n.slot, n.name);
   std::int64_t count = 0;
   if (series != nullptr && series->is_times()) {
     const model::TimeSeries& times = series->as_times();
@@ -350,7 +354,7 @@ TimestampMs Plan::leaf_change(const Node& n, FieldReader& fields, TimestampMs no
 }
 
 TimestampMs Plan::field_now_change(const Node& n, FieldReader& fields, TimestampMs now) const {
-  const Value* value = fields.find(n.slot, n.field);
+  const Value* value = fields.find(n.slot, n.name);
   if (value == nullptr || !(value->is_date() || value->is_int())) {
     return tree_change(*n.atom, fields.source(), now);
   }
@@ -371,7 +375,7 @@ TimestampMs Plan::field_now_change(const Node& n, FieldReader& fields, Timestamp
 }
 
 TimestampMs Plan::count_since_change(const Node& n, FieldReader& fields, TimestampMs now) const {
-  const Value* series = fields.find(n.slot, n.field);
+  const Value* series = fields.find(n.slot, n.name);
   if (series == nullptr) return model::kNoTime;  // counts 0 at every instant
   if (!series->is_times() || n.math.calendar() || !n.literal->is_int()) {
     return tree_change(*n.atom, fields.source(), now);

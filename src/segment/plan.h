@@ -38,7 +38,7 @@ class FieldReader {
     for (std::uint32_t i = 0; i < count; ++i) slots_[i] = kUnread;
   }
   const model::FieldSource& source() const { return source_; }
-  const model::Value* find(std::uint32_t slot, std::string_view path) {
+  const model::Value* find(std::uint32_t slot, model::FieldName path) {
     if (slot >= count_) return source_.find(path);
     const model::Value*& cached = slots_[slot];
     if (cached == kUnread) cached = source_.find(path);
@@ -153,6 +153,7 @@ class Plan {
     bool strings_only = false;  // kFieldIn: every literal is a string
     std::uint32_t end = 0;
     std::string_view field;                  // into the parsed tree, kept alive by condition_
+    model::FieldName name;                   // `field` interned
     std::uint32_t slot = UINT32_MAX;         // the field's FieldReader slot
     const model::Value* literal = nullptr;   // kFieldLiteral, kCountSince
     std::uint32_t literals_begin = 0;        // kFieldIn: range of literals_

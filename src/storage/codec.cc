@@ -394,7 +394,9 @@ Result<model::Profile> decode_profile(std::string_view in) {
     SHOAL_ASSIGN_OR_RETURN(f.ts, get_svarint(in));
     SHOAL_ASSIGN_OR_RETURN(f.seq, get_varint(in));
     SHOAL_ASSIGN_OR_RETURN(f.value, decode_value(in));
-    p.fields.emplace_back(std::move(name), std::move(f));
+    if (!p.fields.append(model::FieldName::intern(name), std::move(f))) {
+      return corrupt("fields out of order");
+    }
   }
   if (format == kProfileFormatV1) {
     SHOAL_RETURN_IF_ERROR(decode_ordinal_times_v1(in, "membership", p.memberships));

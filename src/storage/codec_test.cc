@@ -55,6 +55,28 @@ TEST(CodecTest, EveryTruncationIsReportedAsCorruption) {
   }
 }
 
+// Fields are stored sorted by name; a record whose names are out of order (or repeated) is
+// corrupt, not a profile whose lookups would miss fields.
+TEST(CodecTest, FieldsOutOfOrderAreReportedAsCorruption) {
+  std::string bytes;
+  encode_profile(sample_profile(), bytes);
+  for (const char* renamed : {"zzzz", "tags"}) {
+    std::string bad = bytes;
+    const std::size_t at = bad.find("plan");
+    ASSERT_NE(at, std::string::npos);
+    ASSERT_EQ(bad.find("plan", at + 1), std::string::npos);
+    bad.replace(at, 4, renamed);  // plan, score, tags, visits -> zzzz/tags first
+    auto r = decode_profile(bad);
+    ASSERT_FALSE(r.ok()) << renamed;
+    EXPECT_EQ(r.error().code, ErrorCode::kCorruption);
+    EXPECT_NE(r.error().message.find("fields out of order"), std::string::npos)
+        << r.error().message;
+  }
+  std::string renamed = bytes;
+  renamed.replace(renamed.find("plan"), 4, "aaaa");  // still first: decodes
+  EXPECT_TRUE(decode_profile(renamed).ok());
+}
+
 // An older profile record up to its memberships: id 42, created 1000, modified 5000, change
 // counter 7, no identities, no fields.
 std::string old_profile_header(char format) {
