@@ -16,10 +16,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cassert>
 #include <thread>
 
-#include "engine/engine.h"
 #include "core/varint.h"
+#include "engine/engine.h"
 
 namespace shoal::engine {
 namespace {
@@ -282,10 +283,24 @@ void Engine::log_advance(TimestampMs now) {
   put_svarint(commands_, now);
 }
 
-void Engine::log_event(std::string_view stream, const model::Value& data, TimestampMs event_ts) {
+void Engine::encode_event_for_log(const model::Value& data, std::string& out) {
+  storage::encode_value(data, out);
+}
+
+void Engine::log_event(std::string_view stream, const model::Value& data, TimestampMs event_ts,
+                       const std::string_view* logged) {
   log_command('E', {stream});
   put_svarint(commands_, event_ts);
-  storage::encode_value(data, commands_);
+  if (logged == nullptr) {
+    encode_event_for_log(data, commands_);
+    return;
+  }
+#ifndef NDEBUG
+  std::string expected;
+  encode_event_for_log(data, expected);
+  assert(*logged == expected && "apply_event: `logged` is not encode_event_for_log(data)");
+#endif
+  commands_.append(*logged);
 }
 
 void Engine::log_register(const std::vector<std::string>& texts) {
