@@ -125,7 +125,6 @@ class Zipf {
 struct GeneratedEvent {
   TimestampMs ts = 0;
   model::Value data;
-  std::string logged;  // Engine::encode_event_for_log(data), made on the generator thread
 };
 
 // The workload's events, generated as JSON text and parsed on a thread of their own, handed to
@@ -236,9 +235,7 @@ class EventFeed {
         }
         batch->push_back(GeneratedEvent{
             start_ts_ + static_cast<TimestampMs>(static_cast<double>(i) * ms_per_event_),
-            std::move(data).value(),
-            {}});
-        engine::Engine::encode_event_for_log(batch->back().data, batch->back().logged);
+            std::move(data).value()});
       }
       std::lock_guard lock(mutex_);
       if (!batch->empty()) ready_.push_back(std::move(batch));
@@ -400,7 +397,7 @@ int run_engine_bench(int argc, char** argv) {
       }
       batch_starts.push_back(now);
       engine.advance_to(event.ts);
-      if (engine.apply_event("events", event.data, event.ts, event.logged).applied) ++applied;
+      if (engine.apply_event("events", event.data, event.ts).applied) ++applied;
       ++i;
     }
   }

@@ -490,17 +490,7 @@ void Engine::merge_into(CachedProfile& survivor, CachedProfile& absorbed) {
 
 EventOutcome Engine::apply_event(std::string_view stream, const model::Value& data,
                                  TimestampMs event_ts) {
-  return apply_logged_event(stream, data, event_ts, nullptr);
-}
-
-EventOutcome Engine::apply_event(std::string_view stream, const model::Value& data,
-                                 TimestampMs event_ts, std::string_view logged) {
-  return apply_logged_event(stream, data, event_ts, &logged);
-}
-
-EventOutcome Engine::apply_logged_event(std::string_view stream, const model::Value& data,
-                                        TimestampMs event_ts, const std::string_view* logged) {
-  if (recording()) log_event(stream, data, event_ts, logged);
+  if (recording()) log_event(stream, data, event_ts);
   EventOutcome outcome;
   ++counters_.events_in;
   const mapping::Mapping* mapping = mapping_for(stream);

@@ -213,13 +213,6 @@ class Engine {
   // Applies one event of `stream` at the current instant. `event_ts` is the event's own time.
   EventOutcome apply_event(std::string_view stream, const model::Value& data,
                            TimestampMs event_ts);
-  // The same, with `logged` = encode_event_for_log(data) made by the caller. The threads that
-  // parse events (HTTP, Kinesis) encode them there too, so the engine thread appends the bytes
-  // to its command log instead of walking the value (~5% of its time at 300k profiles).
-  EventOutcome apply_event(std::string_view stream, const model::Value& data, TimestampMs event_ts,
-                           std::string_view logged);
-  // The bytes the command log keeps for an event's data (any thread).
-  static void encode_event_for_log(const model::Value& data, std::string& out);
   // Removes one field from the profile that holds identity (field, value).
   Status delete_field(std::string_view identity_field, std::string_view identity_value,
                       std::string_view field);
@@ -368,11 +361,7 @@ class Engine {
   };
   void log_command(char op, std::initializer_list<std::string_view> texts);
   void log_advance(TimestampMs now);
-  EventOutcome apply_logged_event(std::string_view stream, const model::Value& data,
-                                  TimestampMs event_ts, const std::string_view* logged);
-  // `logged`: the data's encoding when the caller made it, else nullptr.
-  void log_event(std::string_view stream, const model::Value& data, TimestampMs event_ts,
-                 const std::string_view* logged);
+  void log_event(std::string_view stream, const model::Value& data, TimestampMs event_ts);
   void log_register(const std::vector<std::string>& texts);
   void log_build_step(std::size_t max_profiles);
   // Runs the commands of one log record (open(), after a crash).

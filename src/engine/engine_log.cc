@@ -16,11 +16,10 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cassert>
 #include <thread>
 
-#include "core/varint.h"
 #include "engine/engine.h"
+#include "core/varint.h"
 
 namespace shoal::engine {
 namespace {
@@ -283,24 +282,10 @@ void Engine::log_advance(TimestampMs now) {
   put_svarint(commands_, now);
 }
 
-void Engine::encode_event_for_log(const model::Value& data, std::string& out) {
-  storage::encode_value(data, out);
-}
-
-void Engine::log_event(std::string_view stream, const model::Value& data, TimestampMs event_ts,
-                       const std::string_view* logged) {
+void Engine::log_event(std::string_view stream, const model::Value& data, TimestampMs event_ts) {
   log_command('E', {stream});
   put_svarint(commands_, event_ts);
-  if (logged == nullptr) {
-    encode_event_for_log(data, commands_);
-    return;
-  }
-#ifndef NDEBUG
-  std::string expected;
-  encode_event_for_log(data, expected);
-  assert(*logged == expected && "apply_event: `logged` is not encode_event_for_log(data)");
-#endif
-  commands_.append(*logged);
+  storage::encode_value(data, commands_);
 }
 
 void Engine::log_register(const std::vector<std::string>& texts) {

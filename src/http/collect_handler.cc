@@ -18,7 +18,6 @@ struct CollectedEvent {
   std::uint64_t line = 0;  // line (NDJSON) or item (array) number, from 1
   model::Value data;
   TimestampMs ts = kAtArrival;
-  std::string logged;  // Engine::encode_event_for_log(data), made on the HTTP thread
 };
 
 struct Rejection {
@@ -77,7 +76,6 @@ void add_event(Parsed& out, std::uint64_t line, model::Value value,
     event.ts = ts.value();
   }
   event.data = std::move(value);
-  engine::Engine::encode_event_for_log(event.data, event.logged);
   out.events.push_back(std::move(event));
 }
 
@@ -181,8 +179,7 @@ void collect(ApiContext& context, Request& request, Responder respond) {
               std::uint64_t applied = 0;
               for (const CollectedEvent& event : batch->events) {
                 TimestampMs ts = event.ts == kAtArrival ? engine.now() : event.ts;
-                engine::EventOutcome outcome =
-                    engine.apply_event(stream, event.data, ts, event.logged);
+                engine::EventOutcome outcome = engine.apply_event(stream, event.data, ts);
                 if (outcome.applied) {
                   ++applied;
                 } else {

@@ -556,7 +556,7 @@ bool Consumer::commit_page(ShardWorker& worker, std::shared_ptr<Page> page) {
         DecodedEvent& event = page->events[i];
         engine::EventOutcome outcome;
         try {
-          outcome = engine.apply_event(target, event.data, event.ts, event.logged);
+          outcome = engine.apply_event(target, event.data, event.ts);
         } catch (const std::exception& e) {
           // Rationale: the page must stay whole (its checkpoint is staged below), so a failure
           // inside the engine dead-letters the event instead of leaving the page half applied.

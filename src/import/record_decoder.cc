@@ -3,7 +3,6 @@
 #include <zlib.h>
 
 #include "core/time_format.h"
-#include "engine/engine.h"
 #include "kinesis/aggregation.h"
 
 namespace shoal::import {
@@ -152,8 +151,7 @@ void RecordDecoder::decode_payload(std::string_view shard_id, const kinesis::Rec
     RecordPosition position{record.sequence_number, sub, static_cast<std::uint32_t>(i)};
     if (items[i].ok()) {
       TimestampMs ts = event_time(*items[i], record.approximate_arrival_timestamp);
-      events.push_back(DecodedEvent{std::move(*items[i]), ts, std::move(position), {}});
-      engine::Engine::encode_event_for_log(events.back().data, events.back().logged);
+      events.push_back(DecodedEvent{std::move(*items[i]), ts, std::move(position)});
     } else {
       dead.push_back(DeadLetter{std::string(shard_id), std::move(position),
                                 items[i].error().message, std::string(payload),

@@ -40,7 +40,6 @@ struct DecodedEvent {
   model::Value data;
   TimestampMs ts = 0;
   RecordPosition position;
-  std::string logged;  // Engine::encode_event_for_log(data), made on the decoding thread
 };
 
 struct DeadLetter {
