@@ -52,8 +52,9 @@ bool merge_field(FieldValue& existing, const FieldValue& incoming, MergeOp op,
       auto cur_key = std::tie(existing.ts, existing.seq);
       bool take = op == MergeOp::kLatest ? in_key > cur_key : in_key < cur_key;
       if (!take) return false;
-      bool changed = !(existing.value == incoming.value);
-      existing.value = incoming.value;
+      // Most events repeat a profile's value (plan, country): only the metadata moves then.
+      const bool changed = !(existing.value == incoming.value);
+      if (changed) existing.value = incoming.value;
       existing.ts = incoming.ts;
       existing.seq = incoming.seq;
       return changed;
