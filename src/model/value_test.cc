@@ -180,6 +180,43 @@ TEST(ProfileTest, FieldsFoundByNameOrTextAtAnySizeAndKeptSorted) {
   }
 }
 
+// Copies of a profile's fields are deep and equal, moves leave the source empty, and inserts
+// and erases anywhere (across reallocations) keep every other value intact. Heap strings make
+// a double free or a lost value visible under the sanitizers.
+TEST(ProfileTest, FieldsCopyMoveInsertAndEraseKeepEveryValue) {
+  auto long_text = [](int k) { return std::string(40, static_cast<char>('a' + k % 26)); };
+  Profile p;
+  for (int k : {5, 1, 9, 3, 7, 0, 8, 2, 6, 4}) {  // inserts at the front, middle and end
+    p.field_slot("f" + std::to_string(k)).value = Value(long_text(k));
+  }
+  Profile copy = p;
+  EXPECT_EQ(copy, p);
+  copy.field_slot("f3").value = Value(std::string("changed"));
+  EXPECT_EQ(p.field("f3")->value, Value(long_text(3)));
+  EXPECT_FALSE(copy == p);
+
+  EXPECT_TRUE(p.erase_field("f4"));  // the middle
+  EXPECT_TRUE(p.erase_field("f9"));  // the end
+  ASSERT_EQ(p.fields.size(), 8u);
+  for (int k : {0, 1, 2, 3, 5, 6, 7, 8}) {
+    const FieldValue* f = p.field("f" + std::to_string(k));
+    ASSERT_NE(f, nullptr) << k;
+    EXPECT_EQ(f->value, Value(long_text(k))) << k;
+  }
+
+  ProfileFields moved = std::move(p.fields);
+  EXPECT_TRUE(p.fields.empty());  // NOLINT(bugprone-use-after-move): a moved-from list is empty
+  EXPECT_EQ(p.field("f0"), nullptr);
+  ASSERT_EQ(moved.size(), 8u);
+  EXPECT_EQ(moved.value(0).value, Value(long_text(0)));
+  p.fields = moved;  // copy-assigned back
+  const ProfileFields& same = p.fields;
+  p.fields = same;  // self-assignment changes nothing
+  EXPECT_EQ(p.fields, moved);
+  copy.fields = std::move(moved);
+  EXPECT_EQ(copy.fields, p.fields);
+}
+
 TEST(ProfileTest, FieldsAppendOnlyInOrder) {
   ProfileFields fields;
   EXPECT_TRUE(fields.append(FieldName::intern("b"), FieldValue{Value(1)}));
