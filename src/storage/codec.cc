@@ -145,6 +145,11 @@ std::string position_key(std::string_view source) {
 
 namespace {
 
+// a - b modulo 2^64: the same as a - b wherever that does not overflow.
+std::int64_t wrapping_sub(std::int64_t a, std::int64_t b) {
+  return static_cast<std::int64_t>(static_cast<std::uint64_t>(a) - static_cast<std::uint64_t>(b));
+}
+
 // At least the bytes encode_value writes for `value` (each varint counted at its maximum).
 std::size_t encoded_bound(const model::Value& value) {
   using model::ValueType;
@@ -217,7 +222,8 @@ char* write_value(const model::Value& value, char* p) {
       p = write_varint(p, times.size());
       TimestampMs prev = 0;
       for (std::size_t i = 0; i < times.size(); ++i) {
-        p = write_varint(p, zigzag(i == 0 ? times[i] : prev - times[i]));
+        // Gaps wrap as unsigned: any two instants have one (a series is not checked for range).
+        p = write_varint(p, zigzag(i == 0 ? times[i] : wrapping_sub(prev, times[i])));
         prev = times[i];
       }
       break;
@@ -296,7 +302,7 @@ Result<model::Value> decode_value(std::string_view& in) {
       TimestampMs prev = 0;
       for (std::uint64_t i = 0; i < n; ++i) {
         SHOAL_ASSIGN_OR_RETURN(std::int64_t v, get_svarint(in));
-        prev = i == 0 ? v : prev - v;
+        prev = i == 0 ? v : wrapping_sub(prev, v);
         times.push_back(prev);
       }
       return model::Value(std::move(times));
