@@ -164,7 +164,7 @@ class ScanFieldSource final : public model::FieldSource {
       if (same(name.str())) return &field.value;
     }
     for (const model::Identity& id : profile_.identities) {
-      if (same(id.field)) return &id.values;
+      if (same(id.field.str())) return &id.values;
     }
     return original_.find(path);
   }

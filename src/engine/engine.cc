@@ -172,10 +172,12 @@ Result<std::vector<Trigger>> decode_trigger_batch(std::string_view bytes) {
     std::vector<model::Identity> identities;
     for (std::uint64_t k = 0; k < n_ids; ++k) {
       model::Identity identity;
+      std::string field;
       std::uint64_t n_values = 0;
-      if (!in.bytes(identity.field) || !in.varint(n_values) || n_values > in.remaining()) {
+      if (!in.bytes(field) || !in.varint(n_values) || n_values > in.remaining()) {
         return corrupt();
       }
+      identity.field = model::FieldName::intern(field);
       for (std::uint64_t v = 0; v < n_values; ++v) {
         std::string value;
         if (!in.bytes(value)) return corrupt();
@@ -562,7 +564,7 @@ EventOutcome Engine::apply_event(std::string_view stream, const model::Value& da
     }
     if (!over_limit || ids.empty()) break;
     ++counters_.identities_dropped_by_limit;
-    outcome.warnings.push_back("identity '" + ids.back().field +
+    outcome.warnings.push_back("identity '" + ids.back().field.str() +
                                "' dropped: stitching would exceed an identity limit");
     ids.pop_back();  // the lowest-priority identity present
   }

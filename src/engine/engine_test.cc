@@ -306,7 +306,8 @@ TEST(TriggerBatchTest, RoundTripsAndRejectsEveryTruncation) {
   a.reason = TriggerReason::kMerged;
   a.entered_ms = 1;
   a.identity_snapshot = std::make_shared<const std::vector<model::Identity>>(
-      std::vector<model::Identity>{model::Identity{"user_id", model::ValueList{model::Value("u1")}}});
+      std::vector<model::Identity>{model::Identity{model::FieldName::intern("user_id"),
+                                                   model::ValueList{model::Value("u1")}}});
   Trigger b = a;
   b.sequence = 8;
   b.reason = TriggerReason::kDeleted;

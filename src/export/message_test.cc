@@ -82,7 +82,7 @@ TEST(MessageTest, ExportFieldsKeepOnlyTheSelectedUserFields) {
 TEST(MessageTest, DeletedProfileCarriesItsIdentitiesFromTheTrigger) {
   SeedFixture f;
   std::vector<model::Identity> identities(1);
-  identities[0].field = "email";
+  identities[0].field = model::FieldName::intern("email");
   identities[0].values = model::ValueList{model::Value(std::string("a@b.c")),
                                           model::Value(std::string("d@e.f"))};
   MessageInput in;

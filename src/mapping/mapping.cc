@@ -602,7 +602,7 @@ void drop(MappedEvent& out, const Column& column, const std::string& why) {
 // false when there are none or the value cannot be an identity (then it is reported in `out`).
 bool map_identity(const Column& column, const model::Value& value, model::Identity& identity,
                   MappedEvent& out) {
-  identity.field.assign(column.name);
+  identity.field = column.field_name;
   if (identity.values.is_list()) {
     identity.values.as_list().clear();
   } else {

@@ -130,13 +130,20 @@ const Identity* Profile::identity(std::string_view field_name) const {
   return it != identities.end() && name_equal(it->field, field_name) ? &*it : nullptr;
 }
 
+const Identity* Profile::identity(FieldName field_name) const {
+  for (const Identity& identity : identities) {
+    if (identity.field == field_name) return &identity;
+  }
+  return nullptr;
+}
+
 Identity& Profile::identity_slot(std::string_view field_name) {
   IdentityList::List& list = identities.mutate();
   auto it = std::lower_bound(
       list.begin(), list.end(), field_name,
       [](const Identity& entry, std::string_view key) { return name_less(entry.field, key); });
   if (it != list.end() && name_equal(it->field, field_name)) return *it;
-  return *list.insert(it, Identity{std::string(field_name), ValueList{}});
+  return *list.insert(it, Identity{FieldName::intern(field_name), ValueList{}});
 }
 
 bool Profile::add_identity(std::string_view field_name, std::string_view value) {
@@ -180,7 +187,8 @@ std::size_t IdentityList::heap_bytes() const {
   bytes += 2 * sizeof(void*) + sizeof(List);
   bytes += list_->capacity() * sizeof(Identity);
   std::size_t ignored = 0;
-  for (const Identity& i : *list_) bytes += string_heap_bytes(i.field) + value_heap(i.values, ignored);
+  // Field names are interned: shared by all profiles, not counted here.
+  for (const Identity& i : *list_) bytes += value_heap(i.values, ignored);
   return bytes;
 }
 
@@ -218,6 +226,7 @@ const Value* ProfileFieldSource::find(std::string_view path) const {
 
 const Value* ProfileFieldSource::find(FieldName name) const {
   if (const FieldValue* f = profile_.field(name)) return &f->value;
+  if (const Identity* id = profile_.identity(name)) return &id->values;
   return find_beyond_fields(name.text());
 }
 

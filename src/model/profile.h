@@ -94,7 +94,7 @@ class ProfileFields {
 };
 
 struct Identity {
-  std::string field;
+  FieldName field;
   Value values = ValueList{};  // a list of strings, insertion order, unique
   friend bool operator==(const Identity&, const Identity&) = default;
 };
@@ -164,6 +164,7 @@ struct Profile {
   bool erase_field(std::string_view name);
 
   const Identity* identity(std::string_view field) const;
+  const Identity* identity(FieldName field) const;
   Identity& identity_slot(std::string_view field);
   // Adds a value; false when it was already there.
   bool add_identity(std::string_view field, std::string_view value);

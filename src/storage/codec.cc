@@ -432,7 +432,8 @@ Result<model::Profile> decode_profile(std::string_view in) {
   if (n_ids > in.size()) return corrupt("identity count");
   for (std::uint64_t i = 0; i < n_ids; ++i) {
     model::Identity id;
-    SHOAL_ASSIGN_OR_RETURN(id.field, get_string(in));
+    SHOAL_ASSIGN_OR_RETURN(std::string field, get_string(in));
+    id.field = model::FieldName::intern(field);
     SHOAL_ASSIGN_OR_RETURN(std::uint64_t n, get_varint(in));
     if (n > in.size()) return corrupt("identity values");
     for (std::uint64_t j = 0; j < n; ++j) {
