@@ -221,17 +221,17 @@ ProfileFieldSource::ProfileFieldSource(const Profile& profile)
 
 const Value* ProfileFieldSource::find(std::string_view path) const {
   if (const FieldValue* f = profile_.field(path)) return &f->value;
-  return find_beyond_fields(path);
+  if (const Identity* id = profile_.identity(path)) return &id->values;
+  return find_beyond_identities(path);
 }
 
 const Value* ProfileFieldSource::find(FieldName name) const {
   if (const FieldValue* f = profile_.field(name)) return &f->value;
   if (const Identity* id = profile_.identity(name)) return &id->values;
-  return find_beyond_fields(name.text());
+  return find_beyond_identities(name.text());
 }
 
-const Value* ProfileFieldSource::find_beyond_fields(std::string_view path) const {
-  if (const Identity* id = profile_.identity(path)) return &id->values;
+const Value* ProfileFieldSource::find_beyond_identities(std::string_view path) const {
   if (path == "_created") return &created_;
   if (path == "_modified") return &modified_;
   // "a.b": key b of map field a (or deeper).

@@ -201,8 +201,8 @@ class ProfileFieldSource final : public FieldSource {
   const Value* find(FieldName name) const override;
 
  private:
-  // What find() reads after the fields: identities, `_created`, `_modified`, map keys.
-  const Value* find_beyond_fields(std::string_view path) const;
+  // What find() reads after the fields and identities: `_created`, `_modified`, map keys.
+  const Value* find_beyond_identities(std::string_view path) const;
 
   const Profile& profile_;
   Value created_;

@@ -91,12 +91,18 @@ TEST(MergeTest, AppendKeepsNewestFirstAndDropsWhatFallsOffTheCap) {
   EXPECT_EQ(t.value, Value(TimeSeries{40, 40, 30}));
 }
 
-TEST(ProfileTest, FieldSourceReadsFieldsIdentitiesAndMapKeys) {
+// Created at 5, fields plan and hits (a map), identity email.
+Profile field_source_profile() {
   Profile p;
   p.created_ms = 5;
   p.field_slot("plan").value = Value("pro");
   p.field_slot("hits").value = Value(ValueMap{{"home", Value(3)}});
   EXPECT_TRUE(p.add_identity("email", "a@x.com"));
+  return p;
+}
+
+TEST(ProfileTest, FieldSourceReadsFieldsIdentitiesAndMapKeys) {
+  Profile p = field_source_profile();
   EXPECT_FALSE(p.add_identity("email", "a@x.com"));
   ProfileFieldSource src(p);
   EXPECT_EQ(*src.find("plan"), Value("pro"));
@@ -229,11 +235,7 @@ TEST(ProfileTest, FieldsAppendOnlyInOrder) {
 }
 
 TEST(ProfileTest, FieldSourceFindsByInternedNameAsByText) {
-  Profile p;
-  p.created_ms = 5;
-  p.field_slot("plan").value = Value("pro");
-  p.field_slot("hits").value = Value(ValueMap{{"home", Value(3)}});
-  EXPECT_TRUE(p.add_identity("email", "a@x.com"));
+  const Profile p = field_source_profile();
   ProfileFieldSource src(p);
   const FieldSource& base = src;
   for (const char* path : {"plan", "hits", "hits.home", "email", "_created", "_modified", "nope"}) {
