@@ -280,6 +280,10 @@ class Engine {
   // --- end of server section ---
 
  private:
+  // A timer-index key as (due, profile id): pairs sort as the keys do (storage::timer_key), and
+  // keeping one costs no allocation (the key's 19 bytes do not fit a string's inline buffer;
+  // one was made and freed per fired timer). Written out as keys by the checkpoint.
+  using TimerKey = TimerQueue::Entry;
   struct CachedProfile {
     model::Profile profile;
     TimestampMs committed_key_due = model::kNoTime;  // profile.timer_key_due as stored
@@ -298,7 +302,7 @@ class Engine {
     dirty_list_.push_back(cached.profile.id.value);
   }
   // The dirty profiles still cached, ascending by id (flags and list unchanged).
-  std::vector<std::uint64_t> sorted_dirty_ids() const;
+  std::vector<std::pair<std::uint64_t, CachedProfile*>> sorted_dirty_profiles();
   // What must be re-evaluated for a profile when the millisecond closes.
   struct PendingEval {
     bool all = false;
@@ -382,16 +386,17 @@ class Engine {
   // before it cheaply, and a random order made the skip-list searches most of the writer's work.
   static void append_state_deletes(storage::Batch& batch, storage::PartitionId partition,
                                    const std::unordered_set<std::uint64_t>& deleted_profiles,
-                                   std::vector<std::string>& deleted_timer_keys);
+                                   std::vector<TimerKey>& deleted_timer_keys);
   // Puts the profile; its new timer-index key (if any) goes to `timer_keys`, written after all
   // the profiles by append_timer_keys.
   void encode_profile_writes(const CachedProfile& cached, storage::Batch& batch,
-                             std::vector<std::string>& timer_keys);
+                             std::vector<TimerKey>& timer_keys);
   // The same for any thread: `buffer` is scratch space.
   static void encode_profile_writes(const CachedProfile& cached, storage::PartitionId partition,
                                     std::string& buffer, storage::Batch& batch,
-                                    std::vector<std::string>& timer_keys);
-  static void append_timer_keys(storage::Batch& batch, std::vector<std::string>& timer_keys);
+                                    std::vector<TimerKey>& timer_keys);
+  static void append_timer_keys(storage::Batch& batch, storage::PartitionId partition,
+                                std::vector<TimerKey>& timer_keys);
   static void append_index_writes(
       storage::Batch& batch, storage::PartitionId partition,
       const std::unordered_map<std::string, std::optional<model::ProfileId>>& identities,
@@ -494,7 +499,7 @@ class Engine {
   storage::Batch commit_batch_;
   std::string encode_buffer_;  // reused by encode_profile_writes
   std::unordered_set<std::uint64_t> deleted_profiles_;
-  std::vector<std::string> deleted_timer_keys_;
+  std::vector<TimerKey> deleted_timer_keys_;
   std::unordered_map<std::string, std::optional<model::ProfileId>> dirty_identities_;
   // Segment and mapping texts to put (or erase: nullopt) at the next checkpoint.
   std::map<std::uint32_t, std::optional<std::string>> dirty_segments_;

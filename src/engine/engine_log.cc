@@ -55,15 +55,15 @@ struct Engine::InflightCheckpoint {
   // new timer keys.
   storage::Batch writes;
   std::vector<std::uint64_t> profiles;
-  std::vector<std::string> timer_keys;
+  std::vector<TimerKey> timer_keys;
   // Encoded by the engine (claimed); the writer appends them once every slot is kEncoded.
   storage::Batch claimed_writes;
   std::vector<std::uint64_t> claimed_profiles;
-  std::vector<std::string> claimed_timer_keys;
+  std::vector<TimerKey> claimed_timer_keys;
   storage::Batch meta;  // counters, sizes, checkpoint record
   std::unordered_set<std::uint64_t> deleted;
   std::unordered_map<std::string, std::optional<model::ProfileId>> identities;
-  std::vector<std::string> deleted_timer_keys;
+  std::vector<TimerKey> deleted_timer_keys;
   std::map<std::uint32_t, std::optional<std::string>> segments;
   std::map<std::string, std::optional<std::string>, std::less<>> mappings;
   std::uint64_t previous_first_log_seq = 0;  // the log it covers starts here
@@ -110,7 +110,8 @@ bool Engine::identity_unwritten(const std::string& cache_key) const {
 
 void Engine::start_background_checkpoint() {
   auto c = std::make_unique<InflightCheckpoint>();
-  const std::vector<std::uint64_t> ids = sorted_dirty_ids();  // key order: see append_state_deletes
+  // Key order: see append_state_deletes.
+  const std::vector<std::pair<std::uint64_t, CachedProfile*>> dirty = sorted_dirty_profiles();
   append_checkpoint_meta(c->meta);  // the counters and clock of this instant
   c->deleted = std::move(deleted_profiles_);
   c->identities = std::move(dirty_identities_);
@@ -124,16 +125,16 @@ void Engine::start_background_checkpoint() {
   c->profile_watermark = next_profile_id_;
   // Sized from the last checkpoint's bytes per profile: hundreds of megabytes built by
   // doubling were copied twice over and faulted in anew.
-  c->writes = storage::Batch(static_cast<std::size_t>(
-      static_cast<double>(ids.size()) * checkpoint_bytes_per_profile_ * 1.1));
+  c->writes = storage::Batch(static_cast<std::size_t>(static_cast<double>(dirty.size()) *
+                                                      checkpoint_bytes_per_profile_ * 1.1));
   // Deletes first: a key deleted and put again since the last checkpoint must end up put.
   append_state_deletes(c->writes, options_.partition, c->deleted, c->deleted_timer_keys);
   // The writer's list; the engine keeps these profiles in memory until the checkpoint lands.
-  c->queue.reserve(ids.size());
-  c->profiles.reserve(ids.size());
-  c->states = std::make_unique<std::atomic<int>[]>(ids.size());  // all kAwaiting (0)
-  for (std::uint64_t id : ids) {
-    CachedProfile& cached = *profiles_.find(id);
+  c->queue.reserve(dirty.size());
+  c->profiles.reserve(dirty.size());
+  c->states = std::make_unique<std::atomic<int>[]>(dirty.size());  // all kAwaiting (0)
+  for (const auto& [id, node] : dirty) {
+    CachedProfile& cached = *node;
     cached.dirty = false;
     cached.in_flight = true;
     cached.awaiting_encode = true;
@@ -181,7 +182,7 @@ void Engine::start_background_checkpoint() {
     job.timer_keys.insert(job.timer_keys.end(),
                           std::make_move_iterator(job.claimed_timer_keys.begin()),
                           std::make_move_iterator(job.claimed_timer_keys.end()));
-    append_timer_keys(batch, job.timer_keys);
+    append_timer_keys(batch, partition, job.timer_keys);
     append_index_writes(batch, partition, job.identities, job.segments, job.mappings);
     batch.append(job.meta);
     // As SST files added whole, through no memtable: the checkpoint's tens of megabytes do

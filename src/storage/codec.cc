@@ -112,10 +112,19 @@ std::string identity_prefix(PartitionId partition) {
 std::string timer_prefix(PartitionId partition) { return partitioned(RecordType::kTimer, partition); }
 
 std::string timer_key(PartitionId partition, TimestampMs due, model::ProfileId id) {
-  std::string key = timer_prefix(partition);
+  std::string key;
+  assign_timer_key(key, partition, due, id);
+  return key;
+}
+
+void assign_timer_key(std::string& key, PartitionId partition, TimestampMs due,
+                      model::ProfileId id) {
+  key.clear();
+  key.push_back(static_cast<char>(RecordType::kTimer));
+  key.push_back(static_cast<char>(partition >> 8));
+  key.push_back(static_cast<char>(partition & 0xff));
   put_i64_biased_be(key, due);
   append_u64_be(key, id.value);
-  return key;
 }
 
 bool parse_timer_key(std::string_view key, TimestampMs& due, model::ProfileId& id) {

@@ -54,6 +54,9 @@ std::string profile_prefix(PartitionId partition);
 std::string identity_key(PartitionId partition, std::string_view field, std::string_view value);
 std::string identity_prefix(PartitionId partition);
 std::string timer_key(PartitionId partition, TimestampMs due, model::ProfileId id);
+// The same key written over `key` (its buffer reused: no allocation per key in a loop).
+void assign_timer_key(std::string& key, PartitionId partition, TimestampMs due,
+                      model::ProfileId id);
 std::string timer_prefix(PartitionId partition);
 // Parses a timer key back into (due, profile id).
 bool parse_timer_key(std::string_view key, TimestampMs& due, model::ProfileId& id);

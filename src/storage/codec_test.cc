@@ -241,6 +241,39 @@ TEST(CodecTest, TimerKeysSortByDueIncludingNegativeTimes) {
   EXPECT_EQ(id.value, 9u);
 }
 
+// The engine keeps timer keys as (due, id) pairs, sorts the pairs and writes the keys in that
+// order: the two orders must agree, and a key written over a reused string must be whole.
+TEST(CodecTest, TimerKeysSortAsTheirDueAndIdPairsAndReuseAString) {
+  const std::vector<std::pair<TimestampMs, std::uint64_t>> pairs = {
+      {std::numeric_limits<TimestampMs>::min(), 5},
+      {-86'400'000, 1},
+      {-1, std::numeric_limits<std::uint64_t>::max()},
+      {0, 0},
+      {0, 1},
+      {0, 256},
+      {1, 2},
+      {255, 1},
+      {256, 1},
+      {1'700'000'000'000, 7},
+      {std::numeric_limits<TimestampMs>::max(), 3}};
+  std::string reused = "a much longer key left over from an earlier use";
+  std::string previous;
+  for (const auto& [due, id] : pairs) {
+    assign_timer_key(reused, 3, due, model::ProfileId{id});
+    EXPECT_EQ(reused, timer_key(3, due, model::ProfileId{id})) << due << "/" << id;
+    EXPECT_EQ(reused.size(), 19u);
+    EXPECT_TRUE(reused.starts_with(timer_prefix(3))) << due << "/" << id;
+    EXPECT_LT(previous, reused) << due << "/" << id;
+    TimestampMs parsed_due = 0;
+    model::ProfileId parsed_id;
+    ASSERT_TRUE(parse_timer_key(reused, parsed_due, parsed_id));
+    EXPECT_EQ(parsed_due, due);
+    EXPECT_EQ(parsed_id.value, id);
+    previous = reused;
+  }
+  EXPECT_TRUE(std::is_sorted(pairs.begin(), pairs.end()));
+}
+
 // Every key=value under `prefix`, in order.
 std::vector<std::string> scan_all(Store& store, std::string_view prefix) {
   std::vector<std::string> seen;
