@@ -447,13 +447,21 @@ void Engine::mark_pending(model::ProfileId id,
   millisecond_open_ = true;
   if (all) {
     pending.all = true;
-    pending.segments.clear();
+    pending.segment_bits.clear();
   }
   if (pending.all) return;
-  for (std::string_view field : changed_fields) {
-    const auto& readers = catalog_.segments_reading(field);
-    pending.segments.insert(pending.segments.end(), readers.begin(), readers.end());
-  }
+  for (std::string_view field : changed_fields) pending.add(catalog_.segment_bits_reading(field));
+}
+
+void Engine::PendingEval::add(model::SegmentOrdinal ordinal) {
+  const std::size_t word = ordinal.value >> 6;
+  if (word >= segment_bits.size()) segment_bits.resize(word + 1, 0);
+  segment_bits[word] |= std::uint64_t{1} << (ordinal.value & 63);
+}
+
+void Engine::PendingEval::add(const std::vector<std::uint64_t>& bits) {
+  if (bits.size() > segment_bits.size()) segment_bits.resize(bits.size(), 0);
+  for (std::size_t word = 0; word < bits.size(); ++word) segment_bits[word] |= bits[word];
 }
 
 void Engine::merge_into(CachedProfile& survivor, CachedProfile& absorbed) {
@@ -752,7 +760,14 @@ void Engine::collect_segments(const model::Profile& p, const PendingEval* pendin
     hi = std::max(hi, word);
   };
   if (pending) {
-    for (model::SegmentOrdinal ordinal : pending->segments) mark(ordinal);
+    const std::vector<std::uint64_t>& bits = pending->segment_bits;
+    if (marks.size() < bits.size()) marks.resize(bits.size(), 0);
+    for (std::size_t word = 0; word < bits.size(); ++word) {
+      if (bits[word] == 0) continue;
+      marks[word] |= bits[word];
+      lo = std::min(lo, word);
+      hi = std::max(hi, word);
+    }
   }
   if (p.next_timer() <= at) {
     for (const model::OrdinalTime& timer : p.timers) {

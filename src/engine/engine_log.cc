@@ -16,10 +16,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <thread>
 
-#include "engine/engine.h"
 #include "core/varint.h"
+#include "engine/engine.h"
 
 namespace shoal::engine {
 namespace {
@@ -455,8 +456,14 @@ std::string Engine::encode_checkpoint_state() const {
   for (const auto& [id, pending] : pending_) {
     put_varint(out, id.value);
     out.push_back(pending.all ? 1 : 0);
-    put_varint(out, pending.segments.size());
-    for (model::SegmentOrdinal ordinal : pending.segments) put_varint(out, ordinal.value);
+    std::vector<std::uint32_t> ordinals;  // ascending
+    for (std::size_t word = 0; word < pending.segment_bits.size(); ++word) {
+      for (std::uint64_t bits = pending.segment_bits[word]; bits != 0; bits &= bits - 1) {
+        ordinals.push_back(static_cast<std::uint32_t>(word * 64 + std::countr_zero(bits)));
+      }
+    }
+    put_varint(out, ordinals.size());
+    for (std::uint32_t ordinal : ordinals) put_varint(out, ordinal);
   }
   put_varint(out, builds_.size());
   for (const SegmentBuild& build : builds_) {
@@ -498,8 +505,10 @@ Status Engine::restore_checkpoint_state(std::string_view bytes) {
     std::uint64_t id = 0;
     std::uint8_t all = 0;
     PendingEval eval;
-    if (!in.varint(id) || !in.byte(all) || !read_ordinals(eval.segments)) return corrupt();
+    std::vector<model::SegmentOrdinal> ordinals;
+    if (!in.varint(id) || !in.byte(all) || !read_ordinals(ordinals)) return corrupt();
     eval.all = all != 0;
+    for (model::SegmentOrdinal ordinal : ordinals) eval.add(ordinal);
     pending[model::ProfileId{id}] = std::move(eval);
   }
   if (!in.varint(n_builds) || n_builds > in.remaining()) return corrupt();

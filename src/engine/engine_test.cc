@@ -72,6 +72,50 @@ TEST_F(EngineTest, TimersAndMembershipSurviveARestart) {
   EXPECT_EQ(released[0].slug(), "active");
 }
 
+// The segments to re-evaluate for an event are kept as a bitmap over ordinals: those past the
+// first 64 must be evaluated too, also when the open millisecond is checkpointed and resumed.
+TEST_F(EngineTest, ChangedFieldsReevaluateSegmentsPastTheFirst64Ordinals) {
+  std::vector<std::string> segments;
+  for (int i = 1; i <= 130; ++i) {
+    segments.push_back("FILTER plan == \"p" + std::to_string(i) + "\" ALIAS s" + std::to_string(i));
+  }
+  std::vector<std::string> seen;
+  auto record = [&seen](const std::vector<Trigger>& released) {
+    for (const Trigger& t : released) {
+      seen.push_back(std::string(trigger_event_name(t.event)) + " " + t.slug());
+    }
+  };
+  {
+    auto store = open_store();
+    Engine engine(*store, {});
+    ASSERT_TRUE(engine.open().ok());
+    ASSERT_TRUE(engine.set_mapping(kMapping).ok());
+    engine.advance_to(kT);
+    for (const auto& outcome : engine.register_segments(segments).outcomes) {
+      ASSERT_TRUE(outcome.result.ok());
+    }
+    ASSERT_TRUE(engine.apply_event("events", event(R"({"user_id":"u1","plan":"p1"})"), kT).applied);
+    engine.advance_to(kT + 1);
+    ASSERT_TRUE(
+        engine.apply_event("events", event(R"({"user_id":"u1","plan":"p70"})"), kT + 1).applied);
+    engine.advance_to(kT + 2);
+    ASSERT_TRUE(
+        engine.apply_event("events", event(R"({"user_id":"u1","plan":"p130"})"), kT + 2).applied);
+    std::vector<Trigger> released;
+    ASSERT_TRUE(engine.checkpoint(released).ok());
+    record(released);
+  }
+  auto store = open_store();
+  Engine engine(*store, {});
+  ASSERT_TRUE(engine.open().ok());
+  engine.advance_to(kT + 3);
+  std::vector<Trigger> released;
+  ASSERT_TRUE(engine.commit(released).ok());
+  record(released);
+  EXPECT_EQ(seen, (std::vector<std::string>{"enter s1", "exit s1", "enter s70", "exit s70",
+                                            "enter s130"}));
+}
+
 TEST_F(EngineTest, NothingIsReleasedOrKeptWithoutACommit) {
   {
     auto store = open_store();

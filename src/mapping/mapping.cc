@@ -537,13 +537,21 @@ class EventFieldSource final : public model::FieldSource {
   EventFieldSource(const model::Value& event, TimestampMs ts) : event_(event), ts_(model::Date{ts}) {}
   const model::Value* find(std::string_view path) const override {
     if (path == "_ts") return &ts_;
+    if (hint_ != nullptr) {
+      const model::Value* found = event_.find(path, *hint_);
+      if (found != nullptr || path.find('.') == std::string_view::npos) return found;
+    }
     return model::lookup_path(event_, path);
   }
   const model::Value& ts() const { return ts_; }
+  // Where the column evaluated next found its field in the previous event's keys (null: no
+  // hint). A column's expression reads one field mostly; one that reads several only searches.
+  void use_hint(std::size_t* hint) { hint_ = hint; }
 
  private:
   const model::Value& event_;
   model::Value ts_;
+  std::size_t* hint_ = nullptr;
 };
 
 // Copies `value` into `out` when it already has `kind` (or is a date for a []time column), so a
@@ -643,9 +651,11 @@ bool map_identity(const Column& column, const model::Value& value, model::Identi
   return !identity.values.as_list().empty();
 }
 
-// One column's raw value for this event: nullptr when absent. `scratch` holds computed values.
-const model::Value* column_value(const Column& column, const EventFieldSource& source,
-                                 TimestampMs now, segment::Operand& scratch) {
+// One column's raw value for this event: nullptr when absent. `scratch` holds computed values;
+// `hint` is the column's key-position hint (MappedEvent::key_hints).
+const model::Value* column_value(const Column& column, EventFieldSource& source, TimestampMs now,
+                                 segment::Operand& scratch, std::size_t& hint) {
+  source.use_hint(&hint);
   if (column.reads_timestamp) return &source.ts();
   if (column.reads_field_directly) return source.find(column.field_path);
   if (!column.expr) return nullptr;
@@ -702,12 +712,15 @@ void apply_mapping(const Mapping& mapping, const model::Value& event, TimestampM
   }
   out.where_matched = true;
   segment::Operand scratch;
+  if (out.key_hints.size() < mapping.columns.size())
+    out.key_hints.resize(mapping.columns.size(), 0);
 
   std::size_t used_identities = 0;
   for (std::size_t index : mapping.identity_columns) {
     const Column& column = mapping.columns[index];
     if (column.condition && !segment::evaluate_condition(*column.condition, source, now)) continue;
-    const model::Value* value = column_value(column, source, now, scratch);
+    const model::Value* value = column_value(column, source, now, scratch, out.key_hints[index]);
+    source.use_hint(nullptr);
     if (value == nullptr || value->is_null()) continue;
     if (used_identities == out.identities.size()) out.identities.emplace_back();
     if (map_identity(column, *value, out.identities[used_identities], out)) ++used_identities;
@@ -716,12 +729,14 @@ void apply_mapping(const Mapping& mapping, const model::Value& event, TimestampM
 
   std::size_t used_fields = 0;
 
-  for (const Column& column : mapping.columns) {
+  for (std::size_t index = 0; index < mapping.columns.size(); ++index) {
+    const Column& column = mapping.columns[index];
     if (column.is_identity) continue;
     if (column.condition && !segment::evaluate_condition(*column.condition, source, now)) continue;
     const model::Value* value = nullptr;
     if (column.aggregate != Aggregate::kCount || column.expr) {
-      value = column_value(column, source, now, scratch);
+      value = column_value(column, source, now, scratch, out.key_hints[index]);
+      source.use_hint(nullptr);
       if (value == nullptr || value->is_null()) continue;
     }
     // Written into the next slot (reused from the previous event), which is kept only if the

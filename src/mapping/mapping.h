@@ -96,6 +96,9 @@ struct MappedEvent {
   // Non-identity columns that produced a value (IF held, value present and of the right kind).
   std::vector<MappedField> fields;
   std::vector<DroppedField> dropped;
+  // Per column of the last mapping applied: where its field was among the event's keys, tried
+  // first in the next event (a hint: any value gives the same result).
+  std::vector<std::size_t> key_hints;
   // Empties the event, keeping the vectors' capacity.
   void clear();
 };

@@ -92,6 +92,46 @@ TEST(MappingTest, ReusedMappedEventHoldsOnlyTheLatestEvent) {
   EXPECT_EQ(out.fields.capacity(), capacity);
 }
 
+// Columns remember where their field was among the last event's keys: events of other shapes,
+// nested paths, expressions, IF conditions and another mapping through the same MappedEvent
+// must give what a fresh MappedEvent gives.
+TEST(MappingTest, KeyPositionHintsNeverChangeWhatIsRead) {
+  auto first = parse_mapping(
+      "SELECT id, a.b AS nested, tolower(c) AS lower, e IF f > 1, `a.b` AS dotted "
+      "FROM s INTO user BY id");
+  auto second = parse_mapping("SELECT c AS id, id AS other FROM t INTO user BY id");
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  const std::vector<std::pair<std::string, model::Value>> members = {
+      {"0", model::Value(1)},
+      {"a", model::Value(model::ValueMap{{"b", model::Value("in a")}})},
+      {"a.b", model::Value("dotted")},
+      {"c", model::Value("MiXeD")},
+      {"e", model::Value("e")},
+      {"f", model::Value(2)},
+      {"id", model::Value("u")},
+      {"zz", model::Value(true)}};
+  std::mt19937_64 rng(11);
+  MappedEvent reused;
+  for (int i = 0; i < 300; ++i) {
+    model::ValueMap entries;
+    for (const auto& member : members) {
+      if (rng() % 3 != 0) entries.emplace_back(member);
+    }
+    const model::Value event = event_of(std::move(entries));
+    const Mapping& mapping = (rng() % 4 == 0) ? *second : *first;
+    MappedEvent fresh;
+    apply_mapping(mapping, event, 100 + i, 100 + i, static_cast<std::uint64_t>(i), fresh);
+    apply_mapping(mapping, event, 100 + i, 100 + i, static_cast<std::uint64_t>(i), reused);
+    ASSERT_EQ(reused.identities, fresh.identities) << "event " << i;
+    ASSERT_EQ(reused.fields.size(), fresh.fields.size()) << "event " << i;
+    for (std::size_t k = 0; k < fresh.fields.size(); ++k) {
+      EXPECT_EQ(reused.fields[k].name, fresh.fields[k].name) << "event " << i;
+      EXPECT_EQ(reused.fields[k].value, fresh.fields[k].value) << "event " << i;
+    }
+  }
+}
+
 // The engine reuses one MappedEvent: a slot that held one kind (or a dropped value) must not
 // leak into the next event. Each event's output through the reused slots equals a fresh one.
 TEST(MappingTest, ReusedSlotsAnswerAsFreshOnesWhateverTheEarlierKinds) {

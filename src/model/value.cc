@@ -36,6 +36,24 @@ const Value* Value::find(std::string_view key) const {
   return &it->second;
 }
 
+const Value* Value::find(std::string_view key, std::size_t& hint) const {
+  if (!is_map()) return nullptr;
+  const ValueMap& map = as_map();
+  if (hint < map.size()) {
+    if (name_equal(map[hint].first, key)) return &map[hint].second;
+    // An optional key before it (present in some events only) moves a key by one place.
+    const std::size_t near = name_less(map[hint].first, key) ? hint + 1 : hint - 1;
+    if (near < map.size() && name_equal(map[near].first, key)) {
+      hint = near;
+      return &map[near].second;
+    }
+  }
+  auto it = std::lower_bound(map.begin(), map.end(), key, key_less);
+  if (it == map.end() || !name_equal(it->first, key)) return nullptr;
+  hint = static_cast<std::size_t>(it - map.begin());
+  return &it->second;
+}
+
 Value& Value::set(std::string key, Value value) {
   ValueMap& map = as_map();
   auto it = std::lower_bound(map.begin(), map.end(), std::string_view(key), key_less);

@@ -78,6 +78,10 @@ class Value {
 
   // Map key lookup (binary search); nullptr when this is not a map or the key is absent.
   const Value* find(std::string_view key) const;
+  // The same, trying the entry at `hint` first and leaving there the key's position when found:
+  // maps of the same shape (events from one source) hold a key at the same place, so a lookup
+  // repeated per event compares one name instead of searching.
+  const Value* find(std::string_view key, std::size_t& hint) const;
   // Inserts or replaces a map entry, keeping keys sorted. This must be a map.
   Value& set(std::string key, Value value);
 

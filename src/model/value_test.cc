@@ -29,6 +29,24 @@ TEST(ValueTest, LooksUpExactNamesBeforeNestedPaths) {
   EXPECT_TRUE(lookup_path(event, "z")->is_empty());
 }
 
+TEST(ValueTest, AHintedFindAnswersAsASearchWhateverTheHint) {
+  const Value event = parse(R"({"a": 1, "b": 2, "c": 3, "d": 4})");
+  const Value other = parse(R"({"b": 20, "d": 40})");
+  for (std::string_view key : {"a", "b", "c", "d", "e", ""}) {
+    for (std::size_t start : {std::size_t{0}, std::size_t{1}, std::size_t{3}, std::size_t{4},
+                              std::size_t{99}, SIZE_MAX}) {
+      std::size_t hint = start;
+      EXPECT_EQ(event.find(key, hint), event.find(key)) << key << " from " << start;
+      // The hint now points at the key (when present): the next map is searched anew.
+      EXPECT_EQ(other.find(key, hint), other.find(key)) << key << " from " << start;
+    }
+  }
+  std::size_t hint = 0;
+  EXPECT_EQ(event.find("c", hint), event.find("c"));
+  EXPECT_EQ(hint, 2u);
+  EXPECT_EQ(Value(1).find("a", hint), nullptr);
+}
+
 TEST(JsonTest, RejectsMalformedAndTooDeepDocuments) {
   JsonParser parser(JsonLimits{.max_depth = 4, .max_bytes = 1000});
   EXPECT_FALSE(parser.parse("{\"a\":").ok());

@@ -243,10 +243,10 @@ std::vector<model::SegmentOrdinal> Catalog::ordinals() const {
   return out;
 }
 
-const std::vector<model::SegmentOrdinal>& Catalog::segments_reading(std::string_view field) const {
-  static const std::vector<model::SegmentOrdinal> kNone;
-  auto it = by_field_.find(field);
-  return it == by_field_.end() ? kNone : it->second;
+const std::vector<std::uint64_t>& Catalog::segment_bits_reading(std::string_view field) const {
+  static const std::vector<std::uint64_t> kNone;
+  auto it = bits_by_field_.find(field);
+  return it == bits_by_field_.end() ? kNone : it->second;
 }
 
 bool Catalog::evaluate(model::SegmentOrdinal ordinal, const model::FieldSource& profile,
@@ -385,7 +385,7 @@ void Catalog::rebuild() {
     }
     return memo.emplace(s.alias, std::move(result)).first->second;
   };
-  by_field_.clear();
+  bits_by_field_.clear();
   time_dependent_.clear();
   by_ordinal_.assign(next_ordinal_, nullptr);
   plans_.clear();
@@ -394,7 +394,12 @@ void Catalog::rebuild() {
     const auto& c = closure(s);
     s.fields_read.assign(c.first.begin(), c.first.end());
     s.time_dependent = c.second;
-    for (const std::string& f : s.fields_read) by_field_[f].push_back(s.ordinal);
+    for (const std::string& f : s.fields_read) {
+      std::vector<std::uint64_t>& bits = bits_by_field_[f];
+      const std::size_t word = s.ordinal.value >> 6;
+      if (word >= bits.size()) bits.resize(word + 1, 0);
+      bits[word] |= std::uint64_t{1} << (s.ordinal.value & 63);
+    }
     if (s.time_dependent) time_dependent_.push_back(s.ordinal);
     by_ordinal_[ordinal] = &s;
     plans_[ordinal] = std::make_unique<Plan>();

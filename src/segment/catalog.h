@@ -71,8 +71,10 @@ class Catalog final {
   const Segment* find(std::string_view alias) const;
   const Segment* get(model::SegmentOrdinal ordinal) const;
   std::vector<model::SegmentOrdinal> ordinals() const;  // ascending
-  // Segments whose value may change when this profile field changes. Empty if none.
-  const std::vector<model::SegmentOrdinal>& segments_reading(std::string_view field) const;
+  // Segments whose value may change when this profile field changes, as a bitmap over ordinals
+  // (bit o % 64 of word o / 64: the engine ORs those of an event's changed fields). Empty if
+  // none.
+  const std::vector<std::uint64_t>& segment_bits_reading(std::string_view field) const;
   // Segments that may change by time alone (directly or through INCLUDE); ascending.
   const std::vector<model::SegmentOrdinal>& time_dependent_segments() const {
     return time_dependent_;
@@ -129,8 +131,8 @@ class Catalog final {
   // Field path -> FieldReader slot, for the paths the plans read.
   std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> field_slots_;
   std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> by_alias_;
-  std::unordered_map<std::string, std::vector<model::SegmentOrdinal>, StringHash, std::equal_to<>>
-      by_field_;
+  std::unordered_map<std::string, std::vector<std::uint64_t>, StringHash, std::equal_to<>>
+      bits_by_field_;
   std::vector<model::SegmentOrdinal> time_dependent_;
   std::uint32_t next_ordinal_ = 1;
 };

@@ -18,6 +18,17 @@ std::vector<std::uint32_t> values(const std::vector<SegmentOrdinal>& ordinals) {
   return out;
 }
 
+// The ordinals of a bitmap over ordinals (bit o % 64 of word o / 64), ascending.
+std::vector<std::uint32_t> values(const std::vector<std::uint64_t>& bits) {
+  std::vector<std::uint32_t> out;
+  for (std::size_t word = 0; word < bits.size(); ++word) {
+    for (std::uint32_t bit = 0; bit < 64; ++bit) {
+      if (bits[word] >> bit & 1) out.push_back(static_cast<std::uint32_t>(word * 64 + bit));
+    }
+  }
+  return out;
+}
+
 SegmentOrdinal must_register(Catalog& catalog, const std::string& text) {
   auto batch = catalog.register_batch({text});
   EXPECT_TRUE(batch.outcomes[0].result.ok()) << batch.outcomes[0].result.error().message;
@@ -101,7 +112,7 @@ TEST(CatalogTest, RemoveIsRefusedWhileIncludedAndOrdinalsAreNotReused) {
   EXPECT_EQ(values(catalog.remove("b").value()), (std::vector<std::uint32_t>{2}));
   EXPECT_EQ(values(catalog.remove("a").value()), (std::vector<std::uint32_t>{1}));
   EXPECT_EQ(catalog.remove("a").error().message, "no segment with alias 'a'");
-  EXPECT_TRUE(catalog.segments_reading("x").empty());
+  EXPECT_TRUE(catalog.segment_bits_reading("x").empty());
   EXPECT_EQ(must_register(catalog, "FILTER x == 1 ALIAS a").value, 3u);
 }
 
@@ -112,13 +123,30 @@ TEST(CatalogTest, IndexesFieldsThroughIncludeWithPathPrefixes) {
   must_register(catalog, "FILTER countsince(buys, \"now-7d\") > 1 ALIAS c");
   EXPECT_EQ(catalog.find("b")->fields_read,
             (std::vector<std::string>{"email", "hits", "hits.foo", "hits.foo.bar"}));
-  EXPECT_EQ(values(catalog.segments_reading("hits")), (std::vector<std::uint32_t>{1, 2}));
-  EXPECT_EQ(values(catalog.segments_reading("email")), (std::vector<std::uint32_t>{2}));
-  EXPECT_EQ(values(catalog.segments_reading("buys")), (std::vector<std::uint32_t>{3}));
-  EXPECT_TRUE(catalog.segments_reading("nothing").empty());
+  EXPECT_EQ(values(catalog.segment_bits_reading("hits")), (std::vector<std::uint32_t>{1, 2}));
+  EXPECT_EQ(values(catalog.segment_bits_reading("email")), (std::vector<std::uint32_t>{2}));
+  EXPECT_EQ(values(catalog.segment_bits_reading("buys")), (std::vector<std::uint32_t>{3}));
+  EXPECT_TRUE(catalog.segment_bits_reading("nothing").empty());
   EXPECT_FALSE(catalog.find("b")->time_dependent);
   EXPECT_TRUE(catalog.find("c")->time_dependent);
   EXPECT_EQ(values(catalog.time_dependent_segments()), (std::vector<std::uint32_t>{3}));
+}
+
+TEST(CatalogTest, TheFieldIndexCoversOrdinalsBeyondTheFirst64) {
+  Catalog catalog;
+  std::vector<std::uint32_t> reading_x, reading_y;
+  for (int i = 1; i <= 130; ++i) {
+    const bool x = i % 3 != 0;
+    const SegmentOrdinal ordinal = must_register(
+        catalog, std::string("FILTER ") + (x ? "x" : "y") + " > 1 ALIAS s" + std::to_string(i));
+    (x ? reading_x : reading_y).push_back(ordinal.value);
+  }
+  EXPECT_EQ(values(catalog.segment_bits_reading("x")), reading_x);
+  EXPECT_EQ(values(catalog.segment_bits_reading("y")), reading_y);
+  EXPECT_EQ(reading_y.back(), 129u);
+  ASSERT_TRUE(catalog.remove("s129").ok());
+  reading_y.pop_back();
+  EXPECT_EQ(values(catalog.segment_bits_reading("y")), reading_y);
 }
 
 TEST(CatalogTest, TimeDependenceFlowsThroughInclude) {
@@ -147,7 +175,7 @@ TEST(CatalogTest, RestoreReproducesOrdinalsIdsAndIncludes) {
   ASSERT_TRUE(restored.finish_restore().ok());
   EXPECT_EQ(values(restored.ordinals()), (std::vector<std::uint32_t>{1, 3}));
   EXPECT_EQ(restored.find("b")->id, original.find("b")->id);
-  EXPECT_EQ(values(restored.segments_reading("x")), (std::vector<std::uint32_t>{1, 3}));
+  EXPECT_EQ(values(restored.segment_bits_reading("x")), (std::vector<std::uint32_t>{1, 3}));
   EXPECT_EQ(must_register(restored, "FILTER z == 1 ALIAS c").value, 4u);
 }
 
