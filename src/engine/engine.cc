@@ -7,6 +7,7 @@
 #include <limits>
 #include <tuple>
 
+#include "core/bitmap.h"
 #include "core/hash.h"
 #include "core/varint.h"
 #include "model/json.h"
@@ -450,18 +451,9 @@ void Engine::mark_pending(model::ProfileId id,
     pending.segment_bits.clear();
   }
   if (pending.all) return;
-  for (std::string_view field : changed_fields) pending.add(catalog_.segment_bits_reading(field));
-}
-
-void Engine::PendingEval::add(model::SegmentOrdinal ordinal) {
-  const std::size_t word = ordinal.value >> 6;
-  if (word >= segment_bits.size()) segment_bits.resize(word + 1, 0);
-  segment_bits[word] |= std::uint64_t{1} << (ordinal.value & 63);
-}
-
-void Engine::PendingEval::add(const std::vector<std::uint64_t>& bits) {
-  if (bits.size() > segment_bits.size()) segment_bits.resize(bits.size(), 0);
-  for (std::size_t word = 0; word < bits.size(); ++word) segment_bits[word] |= bits[word];
+  for (std::string_view field : changed_fields) {
+    bitmap_or(pending.segment_bits, catalog_.segment_bits_reading(field));
+  }
 }
 
 void Engine::merge_into(CachedProfile& survivor, CachedProfile& absorbed) {
@@ -749,38 +741,16 @@ void Engine::collect_segments(const model::Profile& p, const PendingEval* pendin
     return;
   }
   // Marked in a bitmap over ordinals and read back in order: ascending and unique without a
-  // sort (sorting was ~1% of the engine thread).
+  // sort (sorting was ~1% of the engine thread). All zero between calls.
   std::vector<std::uint64_t>& marks = scratch_marks_;
-  std::size_t lo = SIZE_MAX, hi = 0;
-  auto mark = [&](model::SegmentOrdinal ordinal) {
-    const std::size_t word = ordinal.value >> 6;
-    if (word >= marks.size()) marks.resize(word + 1, 0);
-    marks[word] |= std::uint64_t{1} << (ordinal.value & 63);
-    lo = std::min(lo, word);
-    hi = std::max(hi, word);
-  };
-  if (pending) {
-    const std::vector<std::uint64_t>& bits = pending->segment_bits;
-    if (marks.size() < bits.size()) marks.resize(bits.size(), 0);
-    for (std::size_t word = 0; word < bits.size(); ++word) {
-      if (bits[word] == 0) continue;
-      marks[word] |= bits[word];
-      lo = std::min(lo, word);
-      hi = std::max(hi, word);
-    }
-  }
+  if (pending) bitmap_or(marks, pending->segment_bits);
   if (p.next_timer() <= at) {
     for (const model::OrdinalTime& timer : p.timers) {
-      if (timer.at <= at) mark(timer.segment);
+      if (timer.at <= at) bitmap_set(marks, timer.segment.value);
     }
   }
-  for (std::size_t word = lo; word <= hi; ++word) {
-    for (std::uint64_t bits = marks[word]; bits != 0; bits &= bits - 1) {
-      segments.push_back(model::SegmentOrdinal{
-          static_cast<std::uint32_t>(word * 64 + static_cast<std::size_t>(__builtin_ctzll(bits)))});
-    }
-    marks[word] = 0;
-  }
+  bitmap_take_each(
+      marks, [&](std::uint32_t ordinal) { segments.push_back(model::SegmentOrdinal{ordinal}); });
 }
 
 namespace {

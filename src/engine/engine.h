@@ -306,12 +306,10 @@ class Engine {
   // What must be re-evaluated for a profile when the millisecond closes.
   struct PendingEval {
     bool all = false;
-    // The segments reading a changed field, as a bitmap over ordinals (bit o % 64 of word
-    // o / 64): a field's readers are OR-ed in a few words at a time, where appending their
-    // ordinals to a list and marking them in a bitmap later took ~1,200 instructions an event.
+    // The segments reading a changed field, as a bitmap over ordinals (core/bitmap.h): a
+    // field's readers are OR-ed in a word at a time, where appending their ordinals to a list
+    // and marking them in a bitmap later took ~1,200 instructions an event.
     std::vector<std::uint64_t> segment_bits;
-    void add(model::SegmentOrdinal ordinal);
-    void add(const std::vector<std::uint64_t>& bits);
   };
 
   Result<CachedProfile*> load_profile(model::ProfileId id);

@@ -16,9 +16,9 @@
 
 #include <algorithm>
 #include <atomic>
-#include <bit>
 #include <thread>
 
+#include "core/bitmap.h"
 #include "core/varint.h"
 #include "engine/engine.h"
 
@@ -457,11 +457,7 @@ std::string Engine::encode_checkpoint_state() const {
     put_varint(out, id.value);
     out.push_back(pending.all ? 1 : 0);
     std::vector<std::uint32_t> ordinals;  // ascending
-    for (std::size_t word = 0; word < pending.segment_bits.size(); ++word) {
-      for (std::uint64_t bits = pending.segment_bits[word]; bits != 0; bits &= bits - 1) {
-        ordinals.push_back(static_cast<std::uint32_t>(word * 64 + std::countr_zero(bits)));
-      }
-    }
+    bitmap_for_each(pending.segment_bits, [&](std::uint32_t o) { ordinals.push_back(o); });
     put_varint(out, ordinals.size());
     for (std::uint32_t ordinal : ordinals) put_varint(out, ordinal);
   }
@@ -508,7 +504,7 @@ Status Engine::restore_checkpoint_state(std::string_view bytes) {
     std::vector<model::SegmentOrdinal> ordinals;
     if (!in.varint(id) || !in.byte(all) || !read_ordinals(ordinals)) return corrupt();
     eval.all = all != 0;
-    for (model::SegmentOrdinal ordinal : ordinals) eval.add(ordinal);
+    for (model::SegmentOrdinal ordinal : ordinals) bitmap_set(eval.segment_bits, ordinal.value);
     pending[model::ProfileId{id}] = std::move(eval);
   }
   if (!in.varint(n_builds) || n_builds > in.remaining()) return corrupt();

@@ -545,7 +545,8 @@ class EventFieldSource final : public model::FieldSource {
   }
   const model::Value& ts() const { return ts_; }
   // Where the column evaluated next found its field in the previous event's keys (null: no
-  // hint). A column's expression reads one field mostly; one that reads several only searches.
+  // hint). A column's expression reads one field mostly; one that reads several shares the
+  // hint among them (each lookup still answers as a search would).
   void use_hint(std::size_t* hint) { hint_ = hint; }
 
  private:

@@ -4,6 +4,7 @@
 #include <functional>
 #include <set>
 
+#include "core/bitmap.h"
 #include "core/hash.h"
 #include "segment/filter.h"
 
@@ -394,12 +395,7 @@ void Catalog::rebuild() {
     const auto& c = closure(s);
     s.fields_read.assign(c.first.begin(), c.first.end());
     s.time_dependent = c.second;
-    for (const std::string& f : s.fields_read) {
-      std::vector<std::uint64_t>& bits = bits_by_field_[f];
-      const std::size_t word = s.ordinal.value >> 6;
-      if (word >= bits.size()) bits.resize(word + 1, 0);
-      bits[word] |= std::uint64_t{1} << (s.ordinal.value & 63);
-    }
+    for (const std::string& f : s.fields_read) bitmap_set(bits_by_field_[f], s.ordinal.value);
     if (s.time_dependent) time_dependent_.push_back(s.ordinal);
     by_ordinal_[ordinal] = &s;
     plans_[ordinal] = std::make_unique<Plan>();

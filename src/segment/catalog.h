@@ -72,8 +72,7 @@ class Catalog final {
   const Segment* get(model::SegmentOrdinal ordinal) const;
   std::vector<model::SegmentOrdinal> ordinals() const;  // ascending
   // Segments whose value may change when this profile field changes, as a bitmap over ordinals
-  // (bit o % 64 of word o / 64: the engine ORs those of an event's changed fields). Empty if
-  // none.
+  // (core/bitmap.h: the engine ORs those of an event's changed fields). Empty if none.
   const std::vector<std::uint64_t>& segment_bits_reading(std::string_view field) const;
   // Segments that may change by time alone (directly or through INCLUDE); ascending.
   const std::vector<model::SegmentOrdinal>& time_dependent_segments() const {

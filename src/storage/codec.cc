@@ -49,11 +49,15 @@ void put_i64_biased_be(std::string& out, std::int64_t v) {
   append_u64_be(out, static_cast<std::uint64_t>(v) ^ (1ull << 63));
 }
 
-std::string partitioned(RecordType type, PartitionId partition) {
-  std::string key;
+void append_partitioned(std::string& key, RecordType type, PartitionId partition) {
   key.push_back(static_cast<char>(type));
   key.push_back(static_cast<char>(partition >> 8));
   key.push_back(static_cast<char>(partition & 0xff));
+}
+
+std::string partitioned(RecordType type, PartitionId partition) {
+  std::string key;
+  append_partitioned(key, type, partition);
   return key;
 }
 
@@ -120,9 +124,7 @@ std::string timer_key(PartitionId partition, TimestampMs due, model::ProfileId i
 void assign_timer_key(std::string& key, PartitionId partition, TimestampMs due,
                       model::ProfileId id) {
   key.clear();
-  key.push_back(static_cast<char>(RecordType::kTimer));
-  key.push_back(static_cast<char>(partition >> 8));
-  key.push_back(static_cast<char>(partition & 0xff));
+  append_partitioned(key, RecordType::kTimer, partition);
   put_i64_biased_be(key, due);
   append_u64_be(key, id.value);
 }
