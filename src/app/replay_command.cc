@@ -1,10 +1,10 @@
 #include <CLI/CLI.hpp>
-
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
 #include "app/commands.h"
+#include "core/thread_arena.h"
 #include "engine/replay.h"
 
 namespace shoal::app {
@@ -49,6 +49,9 @@ int run(const ReplayArgs& args) {
     in = &file;
   }
   std::ios::sync_with_stdio(false);
+  // The engine runs on this thread: its heap in an arena that keeps freed pages, as the
+  // server's partition thread (core/thread_arena.h).
+  use_retaining_arena();
   auto summary = engine::run_replay(options, *in, std::cout, std::cerr);
   std::cout.flush();
   if (!summary.ok()) {
