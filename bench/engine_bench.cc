@@ -19,6 +19,7 @@
 
 #include "bench/bench_support.h"
 #include "bench/workload.h"
+#include "core/thread_arena.h"
 #include "engine/engine.h"
 #include "model/json.h"
 #include "storage/store.h"
@@ -45,6 +46,8 @@ struct Options {
   double max_seconds = 600;
   double progress_seconds = 0;  // > 0: a progress line (rate, cache, memory) this often
   std::size_t cache_mb = 0;      // 0: the engine's default profile cache budget
+  bool shared_arena = false;     // true: the engine thread stays in a shared, purging arena
+  bool look_ahead = true;        // false: no Engine::look_ahead calls
 };
 
 bool parse_options(int argc, char** argv, Options& o) {
@@ -61,13 +64,19 @@ bool parse_options(int argc, char** argv, Options& o) {
     if (a == "--help" || a == "-h") {
       std::printf(
           "shoal bench engine [--profiles N] [--events N] [--segments N] [--zipf S] "
-          "[--commit-ms MS] [--checkpoint-ms MS] [--no-command-log] [--trigger-log] [--inline-checkpoints] [--seed N] [--data-dir DIR] "
-          "[--sync] [--max-seconds S] [--progress-seconds S] [--cache-mb MB]\n");
+          "[--commit-ms MS] [--checkpoint-ms MS] [--no-command-log] [--trigger-log] "
+          "[--inline-checkpoints] [--seed N] [--data-dir DIR] "
+          "[--sync] [--max-seconds S] [--progress-seconds S] [--cache-mb MB] [--shared-arena] "
+          "[--no-look-ahead]\n");
       return false;
     } else if (a == "--sync") {
       o.sync = true;
     } else if (a == "--no-command-log") {
       o.command_log = false;
+    } else if (a == "--no-look-ahead") {
+      o.look_ahead = false;
+    } else if (a == "--shared-arena") {
+      o.shared_arena = true;
     } else if (a == "--trigger-log") {
       o.trigger_log = true;
     } else if (a == "--inline-checkpoints") {
@@ -286,6 +295,9 @@ int run_engine_bench(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", store.error().message.c_str());
     return 1;
   }
+  // The engine thread's heap in an arena that keeps its freed pages, as the server's partition
+  // thread (core/thread_arena.h); --shared-arena measures without.
+  if (!o.shared_arena) use_retaining_arena();
   engine::EngineOptions engine_options;
   engine_options.command_log = o.command_log;
   engine_options.trigger_log = o.trigger_log;
@@ -368,7 +380,15 @@ int run_engine_bench(int argc, char** argv) {
   };
   bool stopped = false;
   for (const EventFeed::Batch* events = feed.next(); events && !stopped; events = feed.next()) {
-    for (const GeneratedEvent& event : *events) {
+    for (std::size_t k = 0; k < events->size(); ++k) {
+      const GeneratedEvent& event = (*events)[k];
+      // As the server's loops: the next events' first reads start while this one is applied.
+      const GeneratedEvent* next = k + 1 < events->size() ? &(*events)[k + 1] : nullptr;
+      const GeneratedEvent* after_next = k + 2 < events->size() ? &(*events)[k + 2] : nullptr;
+      if (o.look_ahead) {
+        engine.look_ahead("events", next ? &next->data : nullptr, next ? next->ts : 0,
+                          after_next ? &after_next->data : nullptr);
+      }
       auto now = Clock::now();
       if (std::chrono::duration_cast<std::chrono::milliseconds>(now - last_commit).count() >=
           o.commit_ms) {
@@ -479,7 +499,10 @@ int run_engine_bench(int argc, char** argv) {
                 b.object / n, b.identities / n, b.fields / n, b.series / n, b.memberships / n,
                 b.timers / n);
   }
-  std::printf("allocator         %s\n", allocator_name().c_str());
+  const std::string engine_arena = describe_thread_arena();
+  std::printf("allocator         %s%s%s%s\n", allocator_name().c_str(),
+              engine_arena.empty() ? "" : "; engine thread in ", engine_arena.c_str(),
+              o.look_ahead ? "" : "; no look-ahead");
   std::printf("disk              %.1f MiB, %.0f bytes/profile\n", disk / 1048576.0,
               profiles ? static_cast<double>(disk) / static_cast<double>(profiles) : 0.0);
   if (o.data_dir.empty()) fs::remove_all(dir, ec);

@@ -92,6 +92,10 @@ bool IdentityCache::find(std::string_view key, std::optional<model::ProfileId>& 
   return true;
 }
 
+void IdentityCache::prefetch(std::string_view key) const {
+  if (capacity_ != 0) __builtin_prefetch(&slots_[hash_of(key) & (capacity_ - 1)]);
+}
+
 void IdentityCache::insert_new(std::string_view key, std::uint64_t hash,
                                std::optional<model::ProfileId> id) {
   const std::size_t mask = capacity_ - 1;

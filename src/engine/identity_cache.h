@@ -28,6 +28,8 @@ class IdentityCache {
 
   // True when `key` is cached; then `id` is its profile, or nullopt for a cached miss.
   bool find(std::string_view key, std::optional<model::ProfileId>& id) const;
+  // Starts loading the slot where a lookup of `key` begins (a hint: it changes nothing).
+  void prefetch(std::string_view key) const;
   // Inserts or replaces.
   void set(std::string_view key, std::optional<model::ProfileId> id);
   // Removes `key` if cached; true when it was.

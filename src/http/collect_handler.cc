@@ -177,9 +177,16 @@ void collect(ApiContext& context, Request& request, Responder respond) {
   on_engine(context, std::move(respond),
             [batch, stream, timestamp_field, content_type, max_listed](engine::Engine& engine) {
               std::uint64_t applied = 0;
-              for (const CollectedEvent& event : batch->events) {
-                TimestampMs ts = event.ts == kAtArrival ? engine.now() : event.ts;
-                engine::EventOutcome outcome = engine.apply_event(stream, event.data, ts);
+              const std::vector<CollectedEvent>& events = batch->events;
+              auto ts_of = [&](const CollectedEvent& event) {
+                return event.ts == kAtArrival ? engine.now() : event.ts;
+              };
+              for (std::size_t i = 0; i < events.size(); ++i) {
+                const CollectedEvent& event = events[i];
+                const CollectedEvent* next = i + 1 < events.size() ? &events[i + 1] : nullptr;
+                engine.look_ahead(stream, next ? &next->data : nullptr, next ? ts_of(*next) : 0,
+                                  i + 2 < events.size() ? &events[i + 2].data : nullptr);
+                engine::EventOutcome outcome = engine.apply_event(stream, event.data, ts_of(event));
                 if (outcome.applied) {
                   ++applied;
                 } else {

@@ -554,8 +554,12 @@ bool Consumer::commit_page(ShardWorker& worker, std::shared_ptr<Page> page) {
       TimestampMs now = clock.now_ms();
       for (std::size_t i = 0; i < page->events.size(); ++i) {
         DecodedEvent& event = page->events[i];
+        const std::size_t n = page->events.size();
         engine::EventOutcome outcome;
         try {
+          const DecodedEvent* next = i + 1 < n ? &page->events[i + 1] : nullptr;
+          engine.look_ahead(target, next ? &next->data : nullptr, next ? next->ts : 0,
+                            i + 2 < n ? &page->events[i + 2].data : nullptr);
           outcome = engine.apply_event(target, event.data, event.ts);
         } catch (const std::exception& e) {
           // Rationale: the page must stay whole (its checkpoint is staged below), so a failure

@@ -699,23 +699,21 @@ void MappedEvent::clear() {
   dropped.clear();
 }
 
-void apply_mapping(const Mapping& mapping, const model::Value& event, TimestampMs event_ts,
-                   TimestampMs now, std::uint64_t seq, MappedEvent& out) {
-  // Rationale: identity and field slots of the previous event are overwritten in place and
-  // trimmed at the end, so their strings and lists keep their capacity across events.
+namespace {
+
+// What apply_mapping and map_identities share: the WHERE clause, then the identity columns'
+// values into out.identities in BY order. False (and nothing mapped) when WHERE rejects.
+bool map_where_and_identities(const Mapping& mapping, EventFieldSource& source, TimestampMs now,
+                              segment::Operand& scratch, MappedEvent& out) {
   out.where_matched = false;
   out.dropped.clear();
-  EventFieldSource source(event, event_ts);
   if (mapping.where && !segment::evaluate_condition(*mapping.where, source, now)) {
     out.identities.clear();
-    out.fields.clear();
-    return;
+    return false;
   }
   out.where_matched = true;
-  segment::Operand scratch;
   if (out.key_hints.size() < mapping.columns.size())
     out.key_hints.resize(mapping.columns.size(), 0);
-
   std::size_t used_identities = 0;
   for (std::size_t index : mapping.identity_columns) {
     const Column& column = mapping.columns[index];
@@ -727,6 +725,29 @@ void apply_mapping(const Mapping& mapping, const model::Value& event, TimestampM
     if (map_identity(column, *value, out.identities[used_identities], out)) ++used_identities;
   }
   out.identities.resize(used_identities);
+  return true;
+}
+
+}  // namespace
+
+void map_identities(const Mapping& mapping, const model::Value& event, TimestampMs event_ts,
+                    TimestampMs now, MappedEvent& out) {
+  out.fields.clear();
+  EventFieldSource source(event, event_ts);
+  segment::Operand scratch;
+  map_where_and_identities(mapping, source, now, scratch, out);
+}
+
+void apply_mapping(const Mapping& mapping, const model::Value& event, TimestampMs event_ts,
+                   TimestampMs now, std::uint64_t seq, MappedEvent& out) {
+  // Rationale: identity and field slots of the previous event are overwritten in place and
+  // trimmed at the end, so their strings and lists keep their capacity across events.
+  EventFieldSource source(event, event_ts);
+  segment::Operand scratch;
+  if (!map_where_and_identities(mapping, source, now, scratch, out)) {
+    out.fields.clear();
+    return;
+  }
 
   std::size_t used_fields = 0;
 

@@ -108,5 +108,9 @@ struct MappedEvent {
 // engine's processing sequence number of the event. `out` is cleared first.
 void apply_mapping(const Mapping& mapping, const model::Value& event, TimestampMs event_ts,
                    TimestampMs now, std::uint64_t seq, MappedEvent& out);
+// Only the WHERE clause and the identities of apply_mapping (`fields` left empty): what an
+// event will be stitched to, for looking ahead.
+void map_identities(const Mapping& mapping, const model::Value& event, TimestampMs event_ts,
+                    TimestampMs now, MappedEvent& out);
 
 }  // namespace shoal::mapping

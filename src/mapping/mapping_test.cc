@@ -189,6 +189,49 @@ TEST(MappingTest, WhereRejectionLeavesNothingFromAnEarlierEvent) {
   EXPECT_TRUE(out.fields.empty());
 }
 
+// The engine's look-ahead maps only the identities: they must be apply_mapping's, with WHERE,
+// IF, expressions, lists, numbers, null and dropped values, whatever the reused slot held.
+TEST(MappingTest, MapIdentitiesGivesApplyMappingsIdentities) {
+  auto mapping = parse_mapping(
+      "SELECT user_id, email(mail) AS email IF ok == 1, tolower(handle) AS handle, plan "
+      "FROM s INTO user BY user_id OR email OR handle WHERE kind != \"bot\"");
+  ASSERT_TRUE(mapping.ok()) << mapping.error().message;
+  const std::vector<model::Value> ids = {
+      model::Value(nullptr),
+      model::Value(""),
+      model::Value("u1"),
+      model::Value(std::int64_t{42}),
+      model::Value(2.5),
+      model::Value(model::ValueList{model::Value("a"), model::Value("b"), model::Value("a")}),
+      model::Value(model::ValueMap{{"k", model::Value("v")}}),
+  };
+  const std::vector<model::Value> mails = {model::Value("Ann@Example.COM"), model::Value("nope"),
+                                           model::Value(nullptr)};
+  std::mt19937_64 rng(17);
+  MappedEvent ahead;
+  int with_identities = 0, rejected = 0;
+  for (int i = 0; i < 400; ++i) {
+    model::ValueMap entries{{"plan", model::Value("pro")}};
+    if (rng() % 4 != 0) entries.emplace_back("user_id", ids[rng() % ids.size()]);
+    if (rng() % 2 != 0) entries.emplace_back("mail", mails[rng() % mails.size()]);
+    if (rng() % 2 != 0) entries.emplace_back("ok", model::Value(static_cast<int>(rng() % 2)));
+    if (rng() % 3 == 0) entries.emplace_back("handle", model::Value("MiXeD"));
+    if (rng() % 5 == 0) entries.emplace_back("kind", model::Value("bot"));
+    const model::Value event = event_of(std::move(entries));
+    MappedEvent full;
+    apply_mapping(*mapping, event, 100 + i, 100 + i, static_cast<std::uint64_t>(i), full);
+    map_identities(*mapping, event, 100 + i, 100 + i, ahead);
+    ASSERT_EQ(ahead.where_matched, full.where_matched) << "event " << i;
+    ASSERT_EQ(ahead.identities, full.identities) << "event " << i;
+    EXPECT_TRUE(ahead.fields.empty()) << "event " << i;
+    with_identities += !full.identities.empty();
+    rejected += !full.where_matched;
+  }
+  // The draws covered both sides of each branch.
+  EXPECT_GT(with_identities, 100);
+  EXPECT_GT(rejected, 20);
+}
+
 TEST(MappingTest, CopiedMappingAppliesLikeTheOriginal) {
   auto parsed = parse_mapping("SELECT id, count(*) AS n IF x > 1 FROM s INTO user BY id");
   ASSERT_TRUE(parsed.ok()) << parsed.error().message;

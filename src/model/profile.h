@@ -119,6 +119,12 @@ class IdentityList {
   List& mutate();
   // The list as it is now, shared: later changes to this one do not show through it.
   std::shared_ptr<const List> share() const;
+  // Starts loading, for writing, the line of the shared block that share() counts in (at 1M
+  // profiles that count's cache miss was ~3% of the engine thread). A hint: it changes nothing.
+  void prefetch_for_share() const {
+    // make_shared puts the counts just before the list (libstdc++: use count at -8).
+    if (list_) __builtin_prefetch(reinterpret_cast<const char*>(list_.get()) - 8, 1);
+  }
   // Heap bytes: the shared block and the elements' (a shared list counts whole in each holder).
   std::size_t heap_bytes() const;
 
