@@ -246,6 +246,7 @@ class Engine {
                 const std::vector<std::pair<std::string, std::string>>& positions = {});
   // commit(), then a checkpoint written before this returns (after the one in flight, if any):
   // the state itself is in the store and the log is erased. For stopping, tests and replay.
+  // With background checkpoints on, it is the background writer's (as files), waited for.
   Status checkpoint(std::vector<Trigger>& released,
                     const std::vector<std::pair<std::string, std::string>>& positions = {});
   // Makes the next commit() start a checkpoint (the server asks every few seconds).
@@ -434,7 +435,8 @@ class Engine {
   // Starts writing the state as of now on a background thread (after a log commit).
   void start_background_checkpoint();
   // Takes in the background checkpoint's outcome once it is written (wait: until it is).
-  void finish_background_checkpoint(bool wait);
+  // Returns the checkpoint's write status (ok when none was in flight or it is not done).
+  Status finish_background_checkpoint(bool wait);
   // Deleted since the last completed checkpoint (the store may still hold it).
   bool deleted_since_checkpoint(std::uint64_t id) const;
   // An identity-index change that no completed checkpoint has written yet.

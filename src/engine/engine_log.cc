@@ -55,6 +55,7 @@ struct Engine::InflightCheckpoint {
   // Encoded by the writer: its profiles' puts (in id order, after the deletes), their ids and
   // new timer keys.
   storage::Batch writes;
+  std::size_t writes_reserve = 0;  // bytes to reserve for `writes` (made by the writer)
   std::vector<std::uint64_t> profiles;
   std::vector<TimerKey> timer_keys;
   // Encoded by the engine (claimed); the writer appends them once every slot is kEncoded.
@@ -85,7 +86,7 @@ Engine::Engine(storage::Store& store, EngineOptions options)
   update_profile_cache_limit();
 }
 
-Engine::~Engine() { finish_background_checkpoint(/*wait=*/true); }
+Engine::~Engine() { (void)finish_background_checkpoint(/*wait=*/true); }
 
 void Engine::mark_checkpointed() {
   dirty_list_.clear();
@@ -125,11 +126,10 @@ void Engine::start_background_checkpoint() {
   c->log_bytes = log_bytes_;
   c->profile_watermark = next_profile_id_;
   // Sized from the last checkpoint's bytes per profile: hundreds of megabytes built by
-  // doubling were copied twice over and faulted in anew.
-  c->writes = storage::Batch(static_cast<std::size_t>(static_cast<double>(dirty.size()) *
-                                                      checkpoint_bytes_per_profile_ * 1.1));
-  // Deletes first: a key deleted and put again since the last checkpoint must end up put.
-  append_state_deletes(c->writes, options_.partition, c->deleted, c->deleted_timer_keys);
+  // doubling were copied twice over and faulted in anew. Allocated by the writer, in its own
+  // arena: the engine thread's keeps what it frees (ADR 5), and these blocks are not its own.
+  c->writes_reserve = static_cast<std::size_t>(static_cast<double>(dirty.size()) *
+                                               checkpoint_bytes_per_profile_ * 1.1);
   // The writer's list; the engine keeps these profiles in memory until the checkpoint lands.
   c->queue.reserve(dirty.size());
   c->profiles.reserve(dirty.size());
@@ -155,6 +155,9 @@ void Engine::start_background_checkpoint() {
     // Lowest priority: on a small machine the checkpoint should take longer rather than take
     // the CPU from the engine thread and the server's I/O threads (Linux nice is per thread).
     (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19);
+    job.writes = storage::Batch(job.writes_reserve);
+    // Deletes first: a key deleted and put again since the last checkpoint must end up put.
+    append_state_deletes(job.writes, partition, job.deleted, job.deleted_timer_keys);
     std::string buffer;
     for (std::size_t i = 0; i < job.queue.size(); ++i) {
       std::atomic<int>& state = job.states[i];
@@ -227,9 +230,9 @@ void Engine::encode_if_awaited(CachedProfile& cached) {
   state.notify_all();
 }
 
-void Engine::finish_background_checkpoint(bool wait) {
-  if (!inflight_) return;
-  if (!wait && !inflight_->done.load(std::memory_order_acquire)) return;
+Status Engine::finish_background_checkpoint(bool wait) {
+  if (!inflight_) return ok_status();
+  if (!wait && !inflight_->done.load(std::memory_order_acquire)) return ok_status();
   inflight_->writer.join();
   std::unique_ptr<InflightCheckpoint> c = std::move(inflight_);
   const bool ok = c->status.ok();
@@ -257,7 +260,7 @@ void Engine::finish_background_checkpoint(bool wait) {
     checkpoint_profile_id_ = c->profile_watermark;
     if (c->log_erased) unerased_log_seq_ = c->log_end_seq;  // else the next checkpoint does
     allow_eviction_pass();  // its profiles may be dropped now
-    return;
+    return ok_status();
   }
   // The next checkpoint writes all of it again, and erases the log from where this one would
   // have: nothing is lost, the log is only longer.
@@ -271,6 +274,7 @@ void Engine::finish_background_checkpoint(bool wait) {
   sizes_dirty_ = true;
   first_log_seq_ = c->previous_first_log_seq;
   log_bytes_ += c->log_bytes;
+  return c->status;
 }
 
 void Engine::log_command(char op, std::initializer_list<std::string_view> texts) {
