@@ -27,9 +27,9 @@ Mallctl local_jemalloc() {
   return handle ? reinterpret_cast<Mallctl>(dlsym(handle, "mallctl")) : nullptr;
 }
 
-// jemalloc's mallctl here, or nullptr when the test ran in a child (its result reported) or
-// must be skipped (`skip` says why).
-Mallctl jemalloc_or_child(const std::string& test, std::string& skip) {
+// jemalloc's mallctl here, or nullptr when the running test ran in a child (its result
+// reported) or must be skipped (`skip` says why).
+Mallctl jemalloc_or_child(std::string& skip) {
   if (Mallctl mallctl = local_jemalloc()) return mallctl;
   const char* tunables = std::getenv(kTunables);
   if (tunables != nullptr && std::string(tunables) == kMoreStaticTls) {
@@ -41,8 +41,9 @@ Mallctl jemalloc_or_child(const std::string& test, std::string& skip) {
     skip = "libjemalloc.so.2 is not installed (scripts/install-deps installs it)";
     return nullptr;
   }
-  const pid_t child =
-      test::start_self_as_child("ThreadArenaTest." + test, kTunables, kMoreStaticTls);
+  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  const pid_t child = test::start_self_as_child(
+      std::string(info->test_suite_name()) + "." + info->name(), kTunables, kMoreStaticTls);
   if (child < 0) {
     ADD_FAILURE() << "fork failed";
     return nullptr;
@@ -62,7 +63,7 @@ TEST(ThreadArenaTest, WithoutJemallocNothingChanges) {
 
 TEST(ThreadArenaTest, GivesTheThreadAnArenaThatKeepsFreedPages) {
   std::string skip;
-  const Mallctl mallctl = jemalloc_or_child("GivesTheThreadAnArenaThatKeepsFreedPages", skip);
+  const Mallctl mallctl = jemalloc_or_child(skip);
   if (!skip.empty()) GTEST_SKIP() << skip;
   if (mallctl == nullptr) return;
   // On a thread of its own, so the arena change does not follow the other tests.
@@ -91,7 +92,7 @@ TEST(ThreadArenaTest, GivesTheThreadAnArenaThatKeepsFreedPages) {
 
 TEST(ThreadArenaTest, DescribesASharedArenaByItsDecay) {
   std::string skip;
-  const Mallctl mallctl = jemalloc_or_child("DescribesASharedArenaByItsDecay", skip);
+  const Mallctl mallctl = jemalloc_or_child(skip);
   if (!skip.empty()) GTEST_SKIP() << skip;
   if (mallctl == nullptr) return;
   std::thread([&] {
